@@ -1,0 +1,61 @@
+public enum CouponDecider {
+    public static func define(_ d: CouponDefinition, nextId: Int64, rules: CommerceRules) throws -> [CommerceEvent] {
+        try Validate.name(d.name, "name", max: rules.maxNameLength)
+        try d.discount.validate()
+        guard (1...rules.maxCouponQuantity).contains(d.totalQuantity) else {
+            throw CommerceError.invalid("totalQuantity must be between 1 and \(rules.maxCouponQuantity)")
+        }
+        guard d.issueStartsAt < d.issueEndsAt else { throw CommerceError.invalid("issueStartsAt must be before issueEndsAt") }
+        switch d.validity {
+        case let .days(days):
+            guard (1...3650).contains(days) else { throw CommerceError.invalid("validDays must be between 1 and 3650") }
+        case let .until(t):
+            guard t > d.issueStartsAt else { throw CommerceError.invalid("validUntil must be after issueStartsAt") }
+        }
+        return [.couponDefined(CouponDefined(couponId: nextId, name: d.name, discount: d.discount, totalQuantity: d.totalQuantity,
+                                             issueStartsAt: d.issueStartsAt, issueEndsAt: d.issueEndsAt, validity: d.validity))]
+    }
+
+    /// First come, first served: the checks run in the seed's order, against the state the
+    /// single writer holds, so no lock or queue is needed.
+    public static func issue(
+        userId: Int64, couponId: Int64, coupon: CouponRecord?, held: UserCouponRecord?,
+        nextUserCouponId: Int64, requestId: Int64?, now: Timestamp
+    ) throws -> CouponIssued {
+        try Validate.id(userId, "userId")
+        try Validate.id(couponId, "couponId")
+        guard let coupon else { throw CommerceError(.couponNotFound, "coupon \(couponId) does not exist") }
+        let d = coupon.definition
+        guard now >= d.issueStartsAt, now < d.issueEndsAt else {
+            throw CommerceError(.couponNotActive, "coupon \(couponId) is issued only from \(ISO8601.format(d.issueStartsAt)) until \(ISO8601.format(d.issueEndsAt))")
+        }
+        guard held == nil else { throw CommerceError(.couponAlreadyIssued, "user \(userId) already holds coupon \(couponId)") }
+        guard coupon.issuedQuantity < d.totalQuantity else {
+            throw CommerceError(.couponSoldOut, "all \(d.totalQuantity) of coupon \(couponId) are issued")
+        }
+        return CouponIssued(couponId: couponId, userId: userId, userCouponId: nextUserCouponId, issuedAt: now,
+                            expiresAt: d.validity.expiry(issuedAt: now), requestId: requestId)
+    }
+
+    public static func request(userId: Int64, couponId: Int64, coupon: CouponRecord?, nextRequestId: Int64) throws -> [CommerceEvent] {
+        try Validate.id(userId, "userId")
+        try Validate.id(couponId, "couponId")
+        guard coupon != nil else { throw CommerceError(.couponNotFound, "coupon \(couponId) does not exist") }
+        return [.couponIssueRequested(CouponIssueRequested(requestId: nextRequestId, couponId: couponId, userId: userId))]
+    }
+
+    /// The issuance processor's decision on a queued request: the same rules as a direct issue,
+    /// with a refusal recorded as an event instead of thrown.
+    public static func decide(
+        request r: CouponIssueRequested, coupon: CouponRecord?, held: UserCouponRecord?, nextUserCouponId: Int64, now: Timestamp
+    ) -> CommerceEvent {
+        do {
+            return .couponIssued(try issue(userId: r.userId, couponId: r.couponId, coupon: coupon, held: held,
+                                           nextUserCouponId: nextUserCouponId, requestId: r.requestId, now: now))
+        } catch let error as CommerceError {
+            return .couponIssueRejected(CouponIssueRejected(requestId: r.requestId, couponId: r.couponId, userId: r.userId, reason: error.code.rawValue))
+        } catch {
+            return .couponIssueRejected(CouponIssueRejected(requestId: r.requestId, couponId: r.couponId, userId: r.userId, reason: "\(error)"))
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+
+public enum PointDecider {
+    public static func charge(userId: Int64, amount: Int64, balance: Int64, rules: CommerceRules) throws -> [CommerceEvent] {
+        try Validate.id(userId, "userId")
+        guard amount >= rules.minChargeAmount else {
+            throw CommerceError(.minChargeAmount, "a charge must be at least \(rules.minChargeAmount) won, got \(amount)")
+        }
+        let (after, overflow) = balance.addingReportingOverflow(amount)
+        guard !overflow, after <= rules.maxBalance else {
+            throw CommerceError(.balanceLimitExceeded, "balance \(balance) + \(amount) would exceed the limit of \(rules.maxBalance) won")
+        }
+        return [.pointCharged(PointCharged(userId: userId, amount: amount, balanceAfter: after))]
+    }
+}
+
+enum Validate {
+    static func id(_ v: Int64, _ field: String) throws {
+        guard v > 0 else { throw CommerceError.invalid("\(field) must be a positive integer, got \(v)") }
+    }
+
+    static func name(_ s: String, _ field: String, max: Int) throws {
+        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw CommerceError.invalid("\(field) must not be empty") }
+        guard s.count <= max else { throw CommerceError.invalid("\(field) is longer than \(max) characters") }
+    }
+}
+

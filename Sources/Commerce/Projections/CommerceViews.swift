@@ -1,0 +1,117 @@
+import BinaryCodec
+
+/// Typed reads of the projection tables: the state deciders decide against and the views queries return.
+public struct CommerceViews<S: ProjectionStore> {
+    public let store: S
+
+    public init(_ store: S) { self.store = store }
+
+    public func balance(of user: Int64) throws -> Int64 {
+        try store.get(.pointBalances, Key.id(user)).map { try $0.decode { try $0.readVarInt() } } ?? 0
+    }
+
+    /// Newest first; `before` is a log position (the previous page's `next`).
+    public func history(of user: Int64, before: UInt64?, limit: Int) throws -> (items: [PointHistoryEntry], next: UInt64?) {
+        var items: [PointHistoryEntry] = []
+        var next: UInt64?
+        let start = Key.ids(user, (before ?? UInt64.max) &- 1)
+        try store.scan(.pointHistory, from: start, reverse: true) { key, value in
+            guard Key.read(key, at: 0) == user else { return false }
+            let position = UInt64(bitPattern: Key.read(key, at: 8))
+            if items.count == limit {
+                next = items.last?.position
+                return false
+            }
+            items.append(try PointHistoryEntry.decode(position: position, value))
+            return true
+        }
+        return (items, next)
+    }
+
+    public func product(_ id: Int64) throws -> ProductRecord? {
+        try store.get(.products, Key.id(id)).map(ProductRecord.decode)
+    }
+
+    /// Products by id ascending, after `after`.
+    public func products(after: Int64, limit: Int) throws -> (items: [ProductRecord], next: Int64?) {
+        var items: [ProductRecord] = []
+        var next: Int64?
+        try store.scan(.products, from: Key.id(after + 1), reverse: false) { _, value in
+            if items.count == limit {
+                next = items.last?.id
+                return false
+            }
+            items.append(try ProductRecord.decode(value))
+            return true
+        }
+        return (items, next)
+    }
+
+    public func coupon(_ id: Int64) throws -> CouponRecord? {
+        try store.get(.coupons, Key.id(id)).map(CouponRecord.decode)
+    }
+
+    public func userCoupon(user: Int64, coupon: Int64) throws -> UserCouponRecord? {
+        try store.get(.userCoupons, Key.ids(user, coupon)).map(UserCouponRecord.decode)
+    }
+
+    public func userCoupons(of user: Int64) throws -> [UserCouponRecord] {
+        var items: [UserCouponRecord] = []
+        try store.scan(.userCoupons, from: Key.ids(user, Int64(0)), reverse: false) { key, value in
+            guard Key.read(key, at: 0) == user else { return false }
+            items.append(try UserCouponRecord.decode(value))
+            return true
+        }
+        return items
+    }
+
+    public func order(_ id: Int64) throws -> OrderRecord? {
+        try store.get(.orders, Key.id(id)).map(OrderRecord.decode)
+    }
+
+    /// A user's orders, newest first; `before` is an order id.
+    public func orders(of user: Int64, before: Int64?, limit: Int) throws -> (items: [OrderRecord], next: Int64?) {
+        var items: [OrderRecord] = []
+        var next: Int64?
+        try store.scan(.ordersByUser, from: Key.ids(user, (before ?? Int64.max) - 1), reverse: true) { key, _ in
+            guard Key.read(key, at: 0) == user else { return false }
+            if items.count == limit {
+                next = items.last?.orderId
+                return false
+            }
+            if let order = try order(Key.read(key, at: 8)) { items.append(order) }
+            return true
+        }
+        return (items, next)
+    }
+
+    public func issueRequest(_ id: Int64) throws -> IssueRequestRecord? {
+        try store.get(.issueRequests, Key.id(id)).map(IssueRequestRecord.decode)
+    }
+
+    /// The id the next new thing of `kind` gets.
+    public func nextId(_ kind: SequenceProjection.Kind) throws -> Int64 {
+        (try store.get(.sequences, Array(kind.rawValue.utf8)).map { Key.read($0, at: 0) } ?? 0) + 1
+    }
+
+    public struct BestSeller: Sendable, Equatable {
+        public let productId: Int64
+        public let quantity: Int64
+    }
+
+    /// Top `limit` products by units sold over the `days` local days ending with `lastDay`
+    /// (ties: lower product id first). Products with no net sales are left out.
+    public func bestSellers(lastDay: Int64, days: Int, limit: Int) throws -> [BestSeller] {
+        var totals: [Int64: Int64] = [:]
+        let firstDay = lastDay - Int64(days) + 1
+        try store.scan(.dailySales, from: Key.ids(firstDay, Int64(0)), reverse: false) { key, value in
+            guard Key.read(key, at: 0) <= lastDay else { return false }
+            totals[Key.read(key, at: 8), default: 0] += try value.decode { try $0.readVarInt() }
+            return true
+        }
+        return totals.filter { $0.value > 0 }
+            .map { BestSeller(productId: $0.key, quantity: $0.value) }
+            .sorted { $0.quantity != $1.quantity ? $0.quantity > $1.quantity : $0.productId < $1.productId }
+            .prefix(limit).map { $0 }
+    }
+}

@@ -1,0 +1,42 @@
+import Commerce
+import EventLog
+
+/// Follows the log and hands queued coupon requests to the writer, which decides them in log
+/// order and moves the processor's durable checkpoint with the decisions. After a restart it
+/// resumes from that checkpoint, so pending requests are never lost or decided twice.
+public final class CouponIssuanceProcessor: Sendable {
+    let writer: LedgerWriter
+    let pollInterval: Duration
+
+    public init(writer: LedgerWriter, pollInterval: Duration = .milliseconds(100)) {
+        self.writer = writer
+        self.pollInterval = pollInterval
+    }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        let ledger = writer.ledger
+        // Everything up to the durable checkpoint is decided; scanning restarts there.
+        var scanned = (try? ledger.environment.read { try ledger.log.checkpoint(Ledger.issuerCheckpoint, in: $0) }) ?? 0
+        while !Task.isCancelled {
+            do {
+                // Look for requests without holding the writer; only queue work when there is some.
+                // Without requests the checkpoint may lag: it marks decided requests, nothing more.
+                let after = scanned
+                let (head, found) = try ledger.environment.read { txn -> (UInt64, Bool) in
+                    var found = false
+                    try ledger.log.forEach(after: after, in: txn) { record in
+                        found = record.type == CouponIssueRequested.type
+                        return !found
+                    }
+                    return (try ledger.log.head(in: txn), found)
+                }
+                if found { try await writer.processIssueRequests(through: head) }
+                scanned = head
+                await ledger.log.notifier.wait(above: head, timeout: pollInterval)
+            } catch {
+                try? await Task.sleep(for: pollInterval)
+            }
+        }
+    }
+}

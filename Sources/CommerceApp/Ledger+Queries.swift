@@ -1,0 +1,92 @@
+import BinaryCodec
+import Commerce
+import EventLog
+import LMDB
+
+/// Queries run in their own read transaction: concurrent with the writer, never waiting for it,
+/// and seeing every command acknowledged before they began.
+extension Ledger {
+    func view<R>(_ body: (CommerceViews<LMDBProjectionStore>) throws -> R) throws -> R {
+        try environment.read { txn in try body(CommerceViews(LMDBProjectionStore(txn: txn, tables: tables))) }
+    }
+
+    public func balance(of user: Int64) throws -> Int64 {
+        try view { try $0.balance(of: user) }
+    }
+
+    public func pointHistory(of user: Int64, before: UInt64? = nil, limit: Int = 20) throws -> (items: [PointHistoryEntry], next: UInt64?) {
+        try view { try $0.history(of: user, before: before, limit: limit) }
+    }
+
+    public func product(_ id: Int64) throws -> ProductRecord? {
+        try view { try $0.product(id) }
+    }
+
+    public func products(after: Int64 = 0, limit: Int = 20) throws -> (items: [ProductRecord], next: Int64?) {
+        try view { try $0.products(after: after, limit: limit) }
+    }
+
+    public func coupon(_ id: Int64) throws -> CouponRecord? {
+        try view { try $0.coupon(id) }
+    }
+
+    /// A user's coupons with their status as of the clock's now, optionally only one status.
+    public func userCoupons(of user: Int64, status: UserCouponStatus? = nil) throws -> [(record: UserCouponRecord, coupon: CouponRecord?, status: UserCouponStatus)] {
+        let now = clock.now()
+        return try view { v in
+            try v.userCoupons(of: user).compactMap { record in
+                let s = record.status(at: now)
+                if let status, s != status { return nil }
+                return (record, try v.coupon(record.couponId), s)
+            }
+        }
+    }
+
+    public func order(_ id: Int64) throws -> OrderRecord? {
+        try view { try $0.order(id) }
+    }
+
+    public func orders(of user: Int64, before: Int64? = nil, limit: Int = 20) throws -> (items: [OrderRecord], next: Int64?) {
+        try view { try $0.orders(of: user, before: before, limit: limit) }
+    }
+
+    public func issueRequest(_ id: Int64) throws -> IssueRequestRecord? {
+        try view { try $0.issueRequest(id) }
+    }
+
+    public struct BestSellerEntry: Sendable, Equatable {
+        public let rank: Int
+        public let product: ProductRecord
+        public let quantity: Int64
+    }
+
+    /// The calendar the ledger counts days in (the configured zone).
+    public var calendar: DayCalendar { DayCalendar(timeZoneIdentifier: configuration.rules.timeZoneIdentifier) }
+
+    /// Top products by units sold over `days` local days ending with `lastDay` (default: today).
+    public func bestSellers(lastDay: Int64? = nil, days: Int? = nil, limit: Int? = nil) throws -> (firstDay: Int64, lastDay: Int64, items: [BestSellerEntry]) {
+        let last = lastDay ?? calendar.day(of: clock.now())
+        let days = days ?? configuration.rules.bestSellerDays
+        let limit = limit ?? configuration.rules.bestSellerLimit
+        let items = try view { v in
+            try v.bestSellers(lastDay: last, days: days, limit: limit).enumerated().compactMap { i, seller -> BestSellerEntry? in
+                guard let product = try v.product(seller.productId) else { return nil }
+                return BestSellerEntry(rank: i + 1, product: product, quantity: seller.quantity)
+            }
+        }
+        return (last - Int64(days) + 1, last, items)
+    }
+
+    public func events(after: UInt64, limit: Int, filter: EventLog.Filter = .init()) throws -> [EventRecord] {
+        try environment.read { try log.read(after: after, limit: limit, filter: filter, in: $0) }
+    }
+
+    /// The position each projection has applied.
+    public func appliedPositions() throws -> [(name: String, position: UInt64)] {
+        try environment.read { txn in
+            try projections.map { p in
+                (p.name, try txn.withValue(projectionPositions, Array(p.name.utf8)) { Keys.readUInt64($0) ?? 0 } ?? 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+import BinaryCodec
+import Commerce
+import EventLog
+import LMDB
+
+/// The ledger in one LMDB environment: the event log, the projection tables kept inline with it,
+/// and idempotency records. Commands are decided and appended in write transactions; queries read
+/// in read transactions and never wait for the writer.
+public final class Ledger: Sendable {
+    public let configuration: LedgerConfiguration
+    public let environment: Environment
+    public let log: EventLog
+    public let clock: any LedgerClock
+    let tables: ProjectionDatabases
+    let idempotency: Database
+    let projectionPositions: Database
+    let projections: [any Projection]
+    public let statistics = WriterStatistics()
+
+    /// Name of the issuance processor's durable checkpoint.
+    public static let issuerCheckpoint = "coupon-issuer"
+
+    public init(configuration: LedgerConfiguration, clock: any LedgerClock = SystemClock()) throws {
+        var envConfig = configuration.environment
+        envConfig.readOnly = configuration.readOnly
+        self.configuration = configuration
+        self.clock = clock
+        environment = try Environment(path: configuration.dataDirectory, configuration: envConfig)
+        log = try EventLog(environment: environment)
+        tables = try ProjectionDatabases(environment: environment)
+        idempotency = try environment.openDatabase("ledger.idempotency")
+        projectionPositions = try environment.openDatabase("ledger.projection_positions")
+        projections = Projections.all(rules: configuration.rules)
+    }
+
+    public var projectionNames: [String] { projections.map(\.name) }
+
+    // MARK: Executing a batch
+
+    /// Decides and writes `jobs` in one durable transaction; sets each job's outcome.
+    /// Re-runnable from the start: the environment retries it after growing a full map.
+    func execute(_ jobs: [WriterJob]) throws {
+        guard !configuration.readOnly else {
+            for job in jobs { job.outcome = .failure(LedgerError.readOnly) }
+            return
+        }
+        let started = ContinuousClock.now
+        let head = try environment.write { txn -> UInt64 in
+            var appender = try EventLog.Appender(log: log, txn: txn)
+            let before = appender.head
+            for job in jobs {
+                job.outcome = try run(job, appender: &appender, txn: txn)
+            }
+            if appender.head != before {
+                for projection in projections {
+                    try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(appender.head))
+                }
+            }
+            return appender.head
+        }
+        statistics.record(batch: jobs.count, duration: ContinuousClock.now - started)
+        log.notifier.publish(head: head)
+    }
+
+    /// One job, isolated in a nested transaction when configured. Only a full map escapes
+    /// (it aborts the batch, which the environment retries after growing the map).
+    private func run(_ job: WriterJob, appender: inout EventLog.Appender, txn: Transaction) throws -> Result<WriterJob.Output, Error> {
+        let saved = appender
+        do {
+            if configuration.isolateCommands {
+                return .success(try txn.nested { child in try perform(job, appender: &appender, txn: child) })
+            }
+            return .success(try perform(job, appender: &appender, txn: txn))
+        } catch let error as CommerceError {
+            appender = saved
+            return .failure(error)
+        } catch let error as LMDBError where error.isMapFull {
+            throw error
+        } catch {
+            appender = saved
+            if !configuration.isolateCommands { throw error }
+            return .failure(LedgerError.storeFailure("\(error)"))
+        }
+    }
+
+    private func perform(_ job: WriterJob, appender: inout EventLog.Appender, txn: Transaction) throws -> WriterJob.Output {
+        let store = LMDBProjectionStore(txn: txn, tables: tables)
+        let handler = CommandHandler(store: store, rules: configuration.rules)
+        switch job.kind {
+        case let .command(command, key):
+            let encoded = command.encoded()
+            if let key, let replay = try replay(key: key, command: encoded, txn: txn) {
+                return .command(replay)
+            }
+            let now = clock.now()
+            let events = try handler.decide(command, now: now)
+            let first = try append(events, key: key, now: now, appender: &appender, store: store, txn: txn)
+            let result = try handler.result(of: command, events: events)
+            if let key {
+                var w = BinaryWriter(capacity: 64 + encoded.count)
+                w.write(bytes: encoded)
+                w.write(varint: first)
+                w.write(varint: UInt64(events.count))
+                w.write(bytes: result.encoded())
+                try txn.put(idempotency, Array(key.utf8), w.bytes)
+            }
+            return .command(CommandOutcome(result: result, replayed: false, firstPosition: first, eventCount: events.count))
+        case let .processIssueRequests(through):
+            return .processed(requests: try processIssueRequests(through: through, handler: handler, appender: &appender, store: store, txn: txn))
+        }
+    }
+
+    /// Appends a decision's events and folds them into every projection, in the same transaction.
+    private func append(
+        _ events: [CommerceEvent], key: String?, now: Timestamp,
+        appender: inout EventLog.Appender, store: LMDBProjectionStore, txn: Transaction
+    ) throws -> UInt64 {
+        let newEvents = events.map { event -> NewEvent in
+            let e = event.encoded()
+            return NewEvent(stream: e.stream, type: e.type, schemaVersion: e.schemaVersion, payload: e.payload)
+        }
+        let metadata = AppendMetadata(timestamp: now, commandId: UInt64.random(in: 1...UInt64.max), idempotencyKey: key)
+        let records = try appender.append(newEvents, metadata: metadata, in: txn)
+        for (record, event) in zip(records, events) {
+            let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
+            for projection in projections { try projection.apply(recorded, to: store) }
+        }
+        return records.first?.position ?? appender.head
+    }
+
+    private func replay(key: String, command: [UInt8], txn: Transaction) throws -> CommandOutcome? {
+        guard let stored = try txn.get(idempotency, Array(key.utf8)) else { return nil }
+        return try stored.decode { r in
+            let original = try r.readBytes()
+            guard original == command else {
+                throw CommerceError(.idempotencyKeyReused, "idempotency key \(key.debugDescription) was used for a different command")
+            }
+            let first = try r.readVarUInt()
+            let count = try r.readVarUInt()
+            let result = try CommandResult.decode(try r.readBytes())
+            return CommandOutcome(result: result, replayed: true, firstPosition: first, eventCount: Int(count))
+        }
+    }
+
+    /// The issuance processor: decides queued coupon requests strictly in log order, then moves
+    /// its checkpoint in the same transaction, so each request is decided exactly once.
+    private func processIssueRequests(
+        through: UInt64, handler: CommandHandler<LMDBProjectionStore>,
+        appender: inout EventLog.Appender, store: LMDBProjectionStore, txn: Transaction
+    ) throws -> Int {
+        let checkpoint = try log.checkpoint(Self.issuerCheckpoint, in: txn) ?? 0
+        guard through > checkpoint else { return 0 }
+        var requests: [CouponIssueRequested] = []
+        try log.forEach(after: checkpoint, in: txn) { record in
+            guard record.position <= through else { return false }
+            if record.type == CouponIssueRequested.type,
+               case let .couponIssueRequested(request) = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload) {
+                requests.append(request)
+            }
+            return true
+        }
+        for request in requests {
+            let now = clock.now()
+            let decision = try handler.decide(request: request, now: now)
+            _ = try append([decision], key: nil, now: now, appender: &appender, store: store, txn: txn)
+        }
+        try log.setCheckpoint(Self.issuerCheckpoint, to: through, in: txn)
+        return requests.count
+    }
+
+    // MARK: Synchronous use (CLI, tools)
+
+    /// Decides one command in its own durable transaction on the calling thread.
+    public func execute(_ command: CommerceCommand, idempotencyKey: String? = nil) throws -> CommandOutcome {
+        let job = WriterJob(.command(command, idempotencyKey: idempotencyKey))
+        try executeMapped([job])
+        switch try job.outcome?.get() {
+        case let .command(outcome)?: return outcome
+        default: throw LedgerError.storeFailure("no outcome")
+        }
+    }
+
+    /// Runs the issuance processor once over everything logged so far.
+    @discardableResult
+    public func processIssueRequests() throws -> Int {
+        let job = WriterJob(.processIssueRequests(through: try log.head()))
+        try executeMapped([job])
+        switch try job.outcome?.get() {
+        case let .processed(n)?: return n
+        default: return 0
+        }
+    }
+
+    /// `execute`, with a full map at its maximum turned into `LedgerError.storeFull`.
+    func executeMapped(_ jobs: [WriterJob]) throws {
+        do {
+            try execute(jobs)
+        } catch let error as LMDBError where error.isMapFull {
+            throw LedgerError.storeFull(error.description)
+        } catch let error as LMDBError {
+            throw LedgerError.storeFailure(error.description)
+        }
+    }
+}

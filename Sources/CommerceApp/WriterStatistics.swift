@@ -1,0 +1,30 @@
+import Synchronization
+
+/// Counters of the group-commit writer, for metrics and benchmarks.
+public final class WriterStatistics: Sendable {
+    public struct Snapshot: Sendable {
+        public var batches: Int = 0
+        public var jobs: Int = 0
+        public var largestBatch: Int = 0
+        public var totalCommitSeconds: Double = 0
+        public var lastBatch: Int = 0
+        public var lastCommitSeconds: Double = 0
+    }
+
+    private let state = Mutex(Snapshot())
+    public init() {}
+
+    func record(batch: Int, duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { s in
+            s.batches += 1
+            s.jobs += batch
+            s.largestBatch = max(s.largestBatch, batch)
+            s.totalCommitSeconds += seconds
+            s.lastBatch = batch
+            s.lastCommitSeconds = seconds
+        }
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+}

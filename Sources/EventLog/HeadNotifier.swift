@@ -1,0 +1,63 @@
+import Synchronization
+
+/// Wakes in-process subscribers when the writer commits. Other processes' appends are found by
+/// polling, so a waiter also wakes after its timeout.
+public final class HeadNotifier: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let above: UInt64
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State {
+        var head: UInt64 = 0
+        var nextId: UInt64 = 0
+        var waiters: [Waiter] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The highest position this process has seen committed.
+    public var head: UInt64 { state.withLock { $0.head } }
+
+    public func publish(head: UInt64) {
+        let ready: [Waiter] = state.withLock { s in
+            guard head > s.head else { return [] }
+            s.head = head
+            let ready = s.waiters.filter { $0.above < head }
+            s.waiters.removeAll { $0.above < head }
+            return ready
+        }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// Returns once the head passes `position` or `timeout` elapses, whichever is first.
+    public func wait(above position: UInt64, timeout: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let registered: UInt64? = state.withLock { s in
+                if s.head > position { return nil }
+                s.nextId += 1
+                s.waiters.append(Waiter(id: s.nextId, above: position, continuation: continuation))
+                return s.nextId
+            }
+            guard let registered else {
+                continuation.resume()
+                return
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.expire(registered)
+            }
+        }
+    }
+
+    private func expire(_ id: UInt64) {
+        let waiter: Waiter? = state.withLock { s in
+            guard let index = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return s.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume()
+    }
+}

@@ -1,0 +1,32 @@
+import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Every failure of the LMDB C library, with LMDB's own message.
+public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let code: Int32
+    /// The call that failed, so a message says where as well as what.
+    public let operation: String
+
+    public init(code: Int32, operation: String) {
+        self.code = code
+        self.operation = operation
+    }
+
+    public var message: String { String(cString: mdb_strerror(code)) }
+    public var description: String { "\(operation): \(message) (\(code))" }
+
+    public var isMapFull: Bool { code == MDB_MAP_FULL }
+    public var isNotFound: Bool { code == MDB_NOTFOUND }
+    public var isKeyExists: Bool { code == MDB_KEYEXIST }
+    /// Another process holds the lock file in a way we cannot share (e.g. a read-only open of a busy env).
+    public var isBusy: Bool { code == EBUSY || code == EAGAIN }
+}
+
+@inline(__always)
+func check(_ code: Int32, _ operation: @autoclosure () -> String) throws {
+    if code != 0 { throw LMDBError(code: code, operation: operation()) }
+}

@@ -1,0 +1,127 @@
+import CLMDB
+
+/// A read or write transaction. Only valid inside the closure that received it.
+///
+/// Buffers handed out by `withValue` and by cursors point into the map and are valid only
+/// until the transaction ends or the next write, so callers decode them at once.
+public final class Transaction {
+    private(set) var handle: OpaquePointer?
+    public let isReadOnly: Bool
+
+    init(handle: OpaquePointer, readOnly: Bool) {
+        self.handle = handle
+        self.isReadOnly = readOnly
+    }
+
+    @inline(__always) var txn: OpaquePointer {
+        // The closure-scoped API means a transaction is never used after it ends.
+        handle.unsafelyUnwrapped
+    }
+
+    func commit() throws {
+        guard let handle else { return }
+        self.handle = nil
+        // mdb_txn_commit frees the transaction even when it fails.
+        try check(mdb_txn_commit(handle), "mdb_txn_commit")
+    }
+
+    func abort() {
+        guard let handle else { return }
+        self.handle = nil
+        mdb_txn_abort(handle)
+    }
+
+    func openDatabase(_ name: String, create: Bool) throws -> Database {
+        var dbi: MDB_dbi = 0
+        try check(mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi), "mdb_dbi_open \(name)")
+        return Database(name: name, dbi: dbi)
+    }
+
+    /// Runs `body` with a borrowed view of the value stored under `key`, or returns nil when absent.
+    @inline(__always)
+    public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var data = MDB_val()
+        let rc = key.withUnsafeBytes { k -> Int32 in
+            var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            return mdb_get(txn, db.dbi, &keyVal, &data)
+        }
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_get \(db.name)")
+        return try body(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+    }
+
+    /// A copy of the value stored under `key`.
+    public func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {
+        try withValue(db, key) { Array($0) }
+    }
+
+    public struct PutFlags: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// Fail with `MDB_KEYEXIST` instead of replacing.
+        public static let noOverwrite = PutFlags(rawValue: UInt32(MDB_NOOVERWRITE))
+        /// The key sorts after every existing key (cheap sequential insert).
+        public static let append = PutFlags(rawValue: UInt32(MDB_APPEND))
+    }
+
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: PutFlags = []) throws {
+        let rc = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v -> Int32 in
+                var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var dataVal = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                return mdb_put(txn, db.dbi, &keyVal, &dataVal, flags.rawValue)
+            }
+        }
+        try check(rc, "mdb_put \(db.name)")
+    }
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
+        let rc = key.withUnsafeBytes { k -> Int32 in
+            var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            return mdb_del(txn, db.dbi, &keyVal, nil)
+        }
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc, "mdb_del \(db.name)")
+        return true
+    }
+
+    /// Empties a database (keeps it open).
+    public func clear(_ db: Database) throws {
+        try check(mdb_drop(txn, db.dbi, 0), "mdb_drop \(db.name)")
+    }
+
+    /// Number of entries in a database.
+    public func count(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat \(db.name)")
+        return stat.ms_entries
+    }
+
+    public func openDatabase(named name: String, create: Bool) throws -> Database {
+        try openDatabase(name, create: create && !isReadOnly)
+    }
+
+    /// Runs `body` in a nested write transaction: its writes become part of this one if it
+    /// returns, and vanish if it throws, leaving this transaction usable.
+    public func nested<R>(_ body: (Transaction) throws -> R) throws -> R {
+        var child: OpaquePointer?
+        try check(mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child), "mdb_txn_begin(nested)")
+        let transaction = Transaction(handle: child!, readOnly: false)
+        do {
+            let result = try body(transaction)
+            try transaction.commit()
+            return result
+        } catch {
+            transaction.abort()
+            throw error
+        }
+    }
+
+    public func cursor(_ db: Database) throws -> Cursor {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open \(db.name)")
+        return Cursor(handle: cursor!, database: db)
+    }
+}
