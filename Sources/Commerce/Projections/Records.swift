@@ -8,6 +8,13 @@ public struct ProductRecord: Sendable, Equatable {
     public var price: Int64
     public var stock: Int64
 
+    public init(id: Int64, name: String, price: Int64, stock: Int64) {
+        self.id = id
+        self.name = name
+        self.price = price
+        self.stock = stock
+    }
+
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 32)
         w.write(varint: id); w.write(string: name); w.write(varint: price); w.write(varint: stock)

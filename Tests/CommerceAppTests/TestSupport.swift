@@ -1,0 +1,83 @@
+import Commerce
+import CommerceApp
+import Foundation
+import LMDB
+
+/// A fresh directory under the system temp dir, removed when the value dies.
+final class TemporaryDirectory: @unchecked Sendable {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// 2026-11-25T00:00:00Z, a fixed start for manual clocks.
+let testEpoch: Timestamp = ISO8601.parse("2026-11-25T00:00:00Z")!
+
+func openLedger(
+    _ dir: TemporaryDirectory, clock: ManualClock = ManualClock(testEpoch), rules: CommerceRules = .init(),
+    mapSize: Int = 16 << 20, maxMapSize: Int = 1 << 30, isolate: Bool = true
+) throws -> Ledger {
+    try Ledger(
+        configuration: LedgerConfiguration(
+            dataDirectory: dir.path, environment: .init(mapSize: mapSize, maxMapSize: maxMapSize),
+            rules: rules, isolateCommands: isolate),
+        clock: clock)
+}
+
+extension Ledger {
+    @discardableResult
+    func registerProduct(_ name: String = "Mug", price: Int64 = 10_000, stock: Int64 = 100) throws -> ProductRecord {
+        guard case let .product(p) = try execute(.registerProduct(name: name, price: price, stock: stock)).result else {
+            throw TestFailure("not a product")
+        }
+        return p
+    }
+
+    @discardableResult
+    func defineCoupon(
+        _ name: String = "Welcome", discount: Discount = .fixed(amount: 3000), total: Int64 = 100,
+        starts: Timestamp = testEpoch - Millis.day, ends: Timestamp = testEpoch + 30 * Millis.day, validity: CouponValidity = .days(7)
+    ) throws -> CouponRecord {
+        let d = CouponDefinition(name: name, discount: discount, totalQuantity: total, issueStartsAt: starts, issueEndsAt: ends, validity: validity)
+        guard case let .coupon(c) = try execute(.defineCoupon(d)).result else { throw TestFailure("not a coupon") }
+        return c
+    }
+
+    @discardableResult
+    func charge(_ user: Int64, _ amount: Int64) throws -> Int64 {
+        guard case let .pointsCharged(_, balance) = try execute(.chargePoints(userId: user, amount: amount)).result else {
+            throw TestFailure("not a charge")
+        }
+        return balance
+    }
+
+    func allEvents() throws -> [(type: String, event: CommerceEvent, position: UInt64)] {
+        try events(after: 0, limit: .max).map { r in
+            (r.type, try CommerceEvent.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload), r.position)
+        }
+    }
+
+    func eventCount() throws -> Int { try events(after: 0, limit: .max).count }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs `body` expecting a CommerceError with `code`.
+func expectRejection(_ code: CommerceError.Code, _ body: () throws -> Any) -> Bool {
+    do {
+        _ = try body()
+        return false
+    } catch let error as CommerceError {
+        return error.code == code
+    } catch {
+        return false
+    }
+}
