@@ -1,0 +1,163 @@
+import Commerce
+import CommerceApp
+import Testing
+
+/// The single writer as the only serialization point: races resolve exactly, in log order.
+@Suite struct ConcurrencyTests {
+    func withWriter<R>(_ ledger: Ledger, _ body: (LedgerWriter) async throws -> R) async rethrows -> R {
+        let writer = LedgerWriter(ledger: ledger)
+        writer.start()
+        defer { writer.stop() }
+        return try await body(writer)
+    }
+
+    @Test func tenThousandIssuesForAHundredCoupons() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.defineCoupon(total: 100)
+        let codes = try await withWriter(ledger) { writer in
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for user in 1...10_000 as ClosedRange<Int64> {
+                    group.addTask {
+                        do {
+                            _ = try await writer.submit(.issueCoupon(userId: user, couponId: 1))
+                            return "ISSUED"
+                        } catch let e as CommerceError { return e.code.rawValue }
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+            }
+        }
+        #expect(codes == ["ISSUED": 100, "COUPON_SOLD_OUT": 9_900])
+        #expect(try ledger.coupon(1)?.issuedQuantity == 100)
+        // The first 100 in log order are the issued ones: no sold-out decision precedes an issue.
+        let issued = try ledger.allEvents().filter { $0.type == "CouponIssued" }
+        #expect(issued.count == 100)
+        let ids = issued.compactMap { e -> Int64? in if case let .couponIssued(i) = e.event { return i.userCouponId }; return nil }
+        #expect(ids == Array(1...100))
+        #expect(try ledger.verifyProjections().isEmpty)
+    }
+
+    @Test func tenThousandAsyncRequestsForAHundredCoupons() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.defineCoupon(total: 100)
+        let requestIds = try await withWriter(ledger) { writer in
+            let processor = CouponIssuanceProcessor(writer: writer, pollInterval: .milliseconds(20))
+            let processing = Task { await processor.run() }
+            defer { processing.cancel() }
+            let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for user in 1...10_000 as ClosedRange<Int64> {
+                    group.addTask {
+                        guard case let .couponIssueRequested(r) = try await writer.submit(.requestCouponIssue(userId: user, couponId: 1)).result else { return -1 }
+                        return r.requestId
+                    }
+                }
+                return try await group.reduce(into: [Int64]()) { $0.append($1) }
+            }
+            // Wait (bounded) for the processor to decide every request.
+            for _ in 0..<500 {
+                if try ledger.issueRequest(10_000)?.status != .pending, try ledger.allEvents().filter({ $0.type == "CouponIssueRejected" || $0.type == "CouponIssued" }).count == 10_000 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return ids
+        }
+        #expect(Set(requestIds) == Set(1...10_000))
+        let statuses = try requestIds.map { try #require(try ledger.issueRequest($0)) }
+        #expect(statuses.filter { $0.status == .issued }.count == 100)
+        #expect(statuses.filter { $0.status == .rejected && $0.reason == "COUPON_SOLD_OUT" }.count == 9_900)
+        // Strictly in log order: the issued ones are the first 100 requests logged.
+        let requestOrder = try ledger.allEvents().compactMap { e -> Int64? in if case let .couponIssueRequested(r) = e.event { return r.requestId }; return nil }
+        let issuedSet = Set(statuses.filter { $0.status == .issued }.map(\.requestId))
+        #expect(Set(requestOrder.prefix(100)) == issuedSet)
+        #expect(try ledger.verifyProjections().isEmpty)
+    }
+
+    @Test func thousandConcurrentChargesToOneUser() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        let results = try await withWriter(ledger) { writer in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<1_000 {
+                    group.addTask {
+                        do {
+                            _ = try await writer.submit(.chargePoints(userId: 1, amount: 10_000))
+                            return true
+                        } catch let e as CommerceError where e.code == .balanceLimitExceeded { return false }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+        }
+        #expect(results.filter { $0 }.count == 1_000)
+        #expect(try ledger.balance(of: 1) == 10_000_000)
+
+        // Crossing the limit: exactly the charges that fit succeed.
+        let dir2 = TemporaryDirectory()
+        let ledger2 = try openLedger(dir2)
+        try ledger2.charge(1, 9_500_000)
+        let accepted = try await withWriter(ledger2) { writer in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<1_000 {
+                    group.addTask {
+                        do {
+                            _ = try await writer.submit(.chargePoints(userId: 1, amount: 10_000))
+                            return true
+                        } catch let e as CommerceError where e.code == .balanceLimitExceeded { return false }
+                    }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+        }
+        #expect(accepted == 50)
+        #expect(try ledger2.balance(of: 1) == 10_000_000)
+    }
+
+    @Test func twoHundredOrdersRaceForFiftyUnits() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.registerProduct("Hot", price: 10_000, stock: 50)
+        for user in 1...200 as ClosedRange<Int64> { try ledger.charge(user, 10_000) }
+        let completed = try await withWriter(ledger) { writer in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for user in 1...200 as ClosedRange<Int64> {
+                    group.addTask {
+                        let outcome = try await writer.submit(.placeOrder(userId: user, items: [.init(productId: 1, quantity: 1)], couponId: nil))
+                        if case .orderCompleted = outcome.result { return true }
+                        guard case .orderFailed(_, .insufficientStock, .stock, _) = outcome.result else { throw TestFailure("unexpected \(outcome.result)") }
+                        return false
+                    }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+        }
+        #expect(completed == 50)
+        #expect(try ledger.product(1)?.stock == 0)
+        let sold = try ledger.allEvents().reduce(Int64(0)) { sum, e in
+            if case let .stockDeducted(d) = e.event { return sum + d.change.quantity }
+            return sum
+        }
+        #expect(sold == 50)
+        #expect(try ledger.verifyProjections().isEmpty)
+    }
+
+    @Test func writerAnswersQueuedCommandsOnStop() async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        let writer = LedgerWriter(ledger: ledger)
+        writer.start()
+        let tasks = (1...200 as ClosedRange<Int64>).map { user in
+            Task { try await writer.submit(.chargePoints(userId: user, amount: 10_000)) }
+        }
+        try await Task.sleep(for: .milliseconds(5))
+        writer.stop()
+        var answered = 0
+        var refused = 0
+        for task in tasks {
+            do { _ = try await task.value; answered += 1 } catch LedgerError.shuttingDown { refused += 1 }
+        }
+        #expect(answered + refused == 200)
+        // Every acknowledged charge is in the log; every refused one is not.
+        #expect(try ledger.eventCount() == answered)
+    }
+}
