@@ -17,19 +17,23 @@ public final class Environment: @unchecked Sendable {
         public var maxDatabases: UInt32
         public var maxReaders: UInt32
         public var readOnly: Bool
+        /// Sync to disk at every commit (the default). Only throwaway environments turn it off.
+        public var durable: Bool
 
         public init(
             mapSize: Int = 256 << 20,
             maxMapSize: Int = 64 << 30,
             maxDatabases: UInt32 = 64,
             maxReaders: UInt32 = 1024,
-            readOnly: Bool = false
+            readOnly: Bool = false,
+            durable: Bool = true
         ) {
             self.mapSize = mapSize
             self.maxMapSize = max(maxMapSize, mapSize)
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
             self.readOnly = readOnly
+            self.durable = durable
         }
     }
 
@@ -57,6 +61,7 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if !configuration.durable { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
         } catch {
             mdb_env_close(env)

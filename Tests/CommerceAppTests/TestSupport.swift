@@ -20,11 +20,11 @@ let testEpoch: Timestamp = ISO8601.parse("2026-11-25T00:00:00Z")!
 
 func openLedger(
     _ dir: TemporaryDirectory, clock: ManualClock = ManualClock(testEpoch), rules: CommerceRules = .init(),
-    mapSize: Int = 16 << 20, maxMapSize: Int = 1 << 30, isolate: Bool = true
+    mapSize: Int = 16 << 20, maxMapSize: Int = 1 << 30, isolate: Bool = true, durable: Bool = true
 ) throws -> Ledger {
     try Ledger(
         configuration: LedgerConfiguration(
-            dataDirectory: dir.path, environment: .init(mapSize: mapSize, maxMapSize: maxMapSize),
+            dataDirectory: dir.path, environment: .init(mapSize: mapSize, maxMapSize: maxMapSize, durable: durable),
             rules: rules, isolateCommands: isolate),
         clock: clock)
 }
@@ -56,9 +56,9 @@ extension Ledger {
         return balance
     }
 
-    func allEvents() throws -> [(type: String, event: CommerceEvent, position: UInt64)] {
+    func allEvents() throws -> [(type: String, event: CommerceEvent, position: UInt64, timestamp: Timestamp)] {
         try events(after: 0, limit: .max).map { r in
-            (r.type, try CommerceEvent.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload), r.position)
+            (r.type, try CommerceEvent.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload), r.position, r.timestamp)
         }
     }
 
