@@ -1,0 +1,84 @@
+import Commerce
+import CommerceApp
+import EventLog
+import LMDB
+import BinaryCodec
+import Testing
+
+@Suite struct StorageTests {
+    @Test func growingTheMapMidBatchLosesNoCommand() async throws {
+        let dir = TemporaryDirectory()
+        // A 256 KiB map must double several times to hold 3,000 charges.
+        let ledger = try openLedger(dir, mapSize: 256 << 10, maxMapSize: 1 << 30)
+        let writer = LedgerWriter(ledger: ledger)
+        writer.start()
+        defer { writer.stop() }
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            for user in 1...3_000 as ClosedRange<Int64> {
+                group.addTask { _ = try await writer.submit(.chargePoints(userId: user, amount: 10_000)); return 1 }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(acknowledged == 3_000)
+        #expect(ledger.environment.mapSize > 256 << 10)
+        #expect(try ledger.eventCount() == 3_000)
+        #expect(try (1...3_000 as ClosedRange<Int64>).allSatisfy { try ledger.balance(of: $0) == 10_000 })
+        #expect(try ledger.verifyProjections().isEmpty)
+    }
+
+    @Test func aFullStoreRefusesCleanlyAndKeepsWhatWasAcknowledged() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir, mapSize: 256 << 10, maxMapSize: 256 << 10)
+        var acknowledged = 0
+        var refusal: LedgerError?
+        for user in 1...10_000 as ClosedRange<Int64> {
+            do {
+                try ledger.charge(user, 10_000)
+                acknowledged += 1
+            } catch let error as LedgerError {
+                refusal = error
+                break
+            }
+        }
+        guard case .storeFull? = refusal else { Issue.record("expected storeFull, got \(String(describing: refusal))"); return }
+        #expect(acknowledged > 100)
+        #expect(try ledger.eventCount() == acknowledged)
+        #expect(try ledger.balance(of: Int64(acknowledged)) == 10_000)
+        #expect(try ledger.balance(of: Int64(acknowledged + 1)) == 0)
+    }
+
+    @Test func unknownEventTypesAreSkippedByProjections() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.charge(1, 10_000)
+        // What a newer release might have written.
+        try ledger.environment.write { txn in
+            try ledger.log.append([NewEvent(stream: "user-1", type: "LoyaltyTierRaised", schemaVersion: 1, payload: [9, 9])],
+                                  metadata: .init(timestamp: testEpoch, commandId: 1), in: txn)
+        }
+        try ledger.charge(1, 10_000)
+        #expect(try ledger.balance(of: 1) == 20_000)
+        #expect(try ledger.verifyProjections().isEmpty)
+        #expect(try ledger.allEvents().map(\.type) == ["PointCharged", "LoyaltyTierRaised", "PointCharged"])
+    }
+
+    @Test func everyProjectionRecordsTheAppliedPosition() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.charge(1, 10_000)
+        try ledger.registerProduct()
+        let positions = try ledger.appliedPositions()
+        #expect(positions.count == ledger.projectionNames.count)
+        #expect(positions.allSatisfy { $0.position == 2 })
+    }
+
+    @Test func aTamperedProjectionIsReportedByVerify() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.charge(1, 10_000)
+        let balances = try ledger.environment.openDatabase("proj.point_balances")
+        try ledger.environment.write { try $0.put(balances, Keys.uint64(1), [42]) }
+        let mismatches = try ledger.verifyProjections()
+        #expect(mismatches.map(\.table) == ["proj.point_balances"])
+    }
+}
