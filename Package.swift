@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// Our hot paths cross modules (the writer calls the generic domain code), so release builds
+/// let the optimizer specialize and inline across them.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "commerce-ledger",
     platforms: [.macOS(.v14)],
@@ -15,12 +19,12 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
-        .target(name: "LMDB", dependencies: ["CLMDB"]),
-        .target(name: "BinaryCodec"),
-        .target(name: "LedgerJSON"),
-        .target(name: "EventLog", dependencies: ["LMDB", "BinaryCodec"]),
-        .target(name: "Commerce", dependencies: ["BinaryCodec", "LedgerJSON"]),
-        .target(name: "CommerceApp", dependencies: ["LMDB", "EventLog", "Commerce", "BinaryCodec"]),
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: optimized),
+        .target(name: "BinaryCodec", swiftSettings: optimized),
+        .target(name: "LedgerJSON", swiftSettings: optimized),
+        .target(name: "EventLog", dependencies: ["LMDB", "BinaryCodec"], swiftSettings: optimized),
+        .target(name: "Commerce", dependencies: ["BinaryCodec", "LedgerJSON"], swiftSettings: optimized),
+        .target(name: "CommerceApp", dependencies: ["LMDB", "EventLog", "Commerce", "BinaryCodec"], swiftSettings: optimized),
         .executableTarget(
             name: "ledger-benchmark",
             dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB"],

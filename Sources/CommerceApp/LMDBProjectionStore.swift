@@ -46,7 +46,19 @@ struct ProjectionDatabases: Sendable {
 }
 
 extension ProjectionTable {
-    /// Position in `allCases`, computed once.
-    var ordinal: Int { Self.ordinals[self] ?? 0 }
-    private static let ordinals: [ProjectionTable: Int] = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
+    /// Position in `allCases`; a switch, because hashing the String raw value costs on every access.
+    var ordinal: Int {
+        switch self {
+        case .pointBalances: return 0
+        case .pointHistory: return 1
+        case .products: return 2
+        case .coupons: return 3
+        case .userCoupons: return 4
+        case .orders: return 5
+        case .ordersByUser: return 6
+        case .issueRequests: return 7
+        case .dailySales: return 8
+        case .sequences: return 9
+        }
+    }
 }

@@ -27,11 +27,17 @@ extension Ledger {
     /// Folds events (after `after`, through `through`) into `target` inside `txn`.
     /// Events of a type this build does not know are skipped.
     @discardableResult
-    func fold(into target: ProjectionDatabases, after: UInt64 = 0, through: UInt64 = .max, txn: Transaction) throws -> UInt64 {
+    func fold(
+        into target: ProjectionDatabases, after: UInt64 = 0, through: UInt64 = .max, txn: Transaction,
+        limit: Int = .max, counted: () -> Void = {}
+    ) throws -> UInt64 {
         let store = LMDBProjectionStore(txn: txn, tables: target)
         var last = after
+        var n = 0
         try log.forEach(after: after, in: txn) { record in
-            guard record.position <= through else { return false }
+            guard record.position <= through, n < limit else { return false }
+            n += 1
+            counted()
             let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
             let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
             for projection in projections { try projection.apply(recorded, to: store) }
@@ -39,6 +45,28 @@ extension Ledger {
             return true
         }
         return last
+    }
+
+    /// Clears the scratch tables and folds the log (through `through`) into them, in chunks of
+    /// `chunk` events per write transaction so the writer is never held for long.
+    /// Returns the number of events folded and the last position.
+    @discardableResult
+    public func foldIntoScratch(through: UInt64 = .max, chunk: Int = 100_000, progress: (UInt64) -> Void = { _ in }) throws -> (events: Int, last: UInt64) {
+        let scratch = try scratchTables()
+        try environment.write { txn in for (_, db) in scratch.all { try txn.clear(db) } }
+        var last: UInt64 = 0
+        var events = 0
+        while true {
+            let (count, end) = try environment.write { txn -> (Int, UInt64) in
+                var count = 0
+                let end = try fold(into: scratch, after: last, through: through, txn: txn, limit: chunk) { count += 1 }
+                return (count, end)
+            }
+            events += count
+            last = end
+            progress(last)
+            if count < chunk { return (events, last) }
+        }
     }
 
     /// Folds the whole log into scratch tables and compares them with the live ones, table by

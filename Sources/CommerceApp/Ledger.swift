@@ -16,6 +16,7 @@ public final class Ledger: Sendable {
     let projectionPositions: Database
     let projections: [any Projection]
     public let statistics = WriterStatistics()
+    let commandIds = CommandIdSource()
 
     /// Name of the issuance processor's durable checkpoint.
     public static let issuerCheckpoint = "coupon-issuer"
@@ -38,48 +39,68 @@ public final class Ledger: Sendable {
     // MARK: Executing a batch
 
     /// Decides and writes `jobs` in one durable transaction; sets each job's outcome.
-    /// Re-runnable from the start: the environment retries it after growing a full map.
+    ///
+    /// A job that fails while writing (not a rule refusing it: a storage error) must not take its
+    /// batch down. With `isolateCommands` each job runs in a nested transaction; without, the
+    /// batch is aborted and run again without the failing job — decisions are pure functions of
+    /// the state in the transaction, and no caller has been answered yet, so nothing is lost.
+    /// A full map aborts the batch, which the environment retries after growing the map.
     func execute(_ jobs: [WriterJob]) throws {
         guard !configuration.readOnly else {
             for job in jobs { job.outcome = .failure(LedgerError.readOnly) }
             return
         }
         let started = ContinuousClock.now
-        let head = try environment.write { txn -> UInt64 in
-            var appender = try EventLog.Appender(log: log, txn: txn)
-            let before = appender.head
-            for job in jobs {
-                job.outcome = try run(job, appender: &appender, txn: txn)
-            }
-            if appender.head != before {
-                for projection in projections {
-                    try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(appender.head))
+        var excluded = Set<Int>()
+        var head: UInt64 = 0
+        while true {
+            do {
+                head = try environment.write { txn -> UInt64 in
+                    var appender = try EventLog.Appender(log: log, txn: txn)
+                    let before = appender.head
+                    for (index, job) in jobs.enumerated() where !excluded.contains(index) {
+                        job.outcome = try run(job, index: index, appender: &appender, txn: txn)
+                    }
+                    if appender.head != before {
+                        for projection in projections {
+                            try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(appender.head))
+                        }
+                    }
+                    return appender.head
                 }
+                break
+            } catch let failure as JobWriteFailure {
+                excluded.insert(failure.index)
+                jobs[failure.index].outcome = .failure(LedgerError.storeFailure("\(failure.error)"))
             }
-            return appender.head
         }
         statistics.record(batch: jobs.count, duration: ContinuousClock.now - started)
         log.notifier.publish(head: head)
     }
 
-    /// One job, isolated in a nested transaction when configured. Only a full map escapes
-    /// (it aborts the batch, which the environment retries after growing the map).
-    private func run(_ job: WriterJob, appender: inout EventLog.Appender, txn: Transaction) throws -> Result<WriterJob.Output, Error> {
-        let saved = appender
+    /// A storage failure of one job, which aborts the batch so it can run again without it.
+    struct JobWriteFailure: Error {
+        let index: Int
+        let error: Error
+    }
+
+    private func run(_ job: WriterJob, index: Int, appender: inout EventLog.Appender, txn: Transaction) throws -> Result<WriterJob.Output, Error> {
+        let mark = appender.mark()
         do {
             if configuration.isolateCommands {
                 return .success(try txn.nested { child in try perform(job, appender: &appender, txn: child) })
             }
             return .success(try perform(job, appender: &appender, txn: txn))
         } catch let error as CommerceError {
-            appender = saved
+            // Rules refuse before anything is written.
+            appender.rollback(to: mark)
             return .failure(error)
         } catch let error as LMDBError where error.isMapFull {
             throw error
         } catch {
-            appender = saved
-            if !configuration.isolateCommands { throw error }
-            return .failure(LedgerError.storeFailure("\(error)"))
+            appender.rollback(to: mark)
+            if configuration.isolateCommands { return .failure(LedgerError.storeFailure("\(error)")) }
+            throw JobWriteFailure(index: index, error: error)
         }
     }
 
@@ -119,7 +140,7 @@ public final class Ledger: Sendable {
             let e = event.encoded()
             return NewEvent(stream: e.stream, type: e.type, schemaVersion: e.schemaVersion, payload: e.payload)
         }
-        let metadata = AppendMetadata(timestamp: now, commandId: UInt64.random(in: 1...UInt64.max), idempotencyKey: key)
+        let metadata = AppendMetadata(timestamp: now, commandId: commandIds.next(), idempotencyKey: key)
         let records = try appender.append(newEvents, metadata: metadata, in: txn)
         for (record, event) in zip(records, events) {
             let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)

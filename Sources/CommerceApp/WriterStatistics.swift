@@ -28,3 +28,17 @@ public final class WriterStatistics: Sendable {
 
     public var snapshot: Snapshot { state.withLock { $0 } }
 }
+
+/// Command (correlation) ids: a random 32-bit prefix per process and a counter, so ids from two
+/// processes writing the same environment do not collide, without a syscall per command.
+final class CommandIdSource: Sendable {
+    private let state: Mutex<UInt64>
+
+    init() {
+        state = Mutex(UInt64(UInt32.random(in: 1...UInt32.max)) << 32)
+    }
+
+    func next() -> UInt64 {
+        state.withLock { $0 &+= 1; return $0 }
+    }
+}

@@ -75,11 +75,29 @@ public final class EventLog: Sendable {
     }
 
     /// Appends several commands' events in one transaction, reading the head only once.
-    /// A value type: copy it before a nested transaction and restore the copy if that aborts.
+    /// `mark()` before a nested transaction and `rollback(to:)` if it aborts.
     public struct Appender {
         let log: EventLog
         public private(set) var head: UInt64
         private var versions: [String: UInt64] = [:]
+        /// Stream versions as they were before each append since the batch began, for rollback.
+        private var journal: [(stream: String, previous: UInt64?)] = []
+
+        public struct Mark {
+            let head: UInt64
+            let journalCount: Int
+        }
+
+        public func mark() -> Mark { Mark(head: head, journalCount: journal.count) }
+
+        /// Forgets every append after `mark` (their transaction was aborted).
+        public mutating func rollback(to mark: Mark) {
+            while journal.count > mark.journalCount {
+                let entry = journal.removeLast()
+                versions[entry.stream] = entry.previous
+            }
+            head = mark.head
+        }
 
         public init(log: EventLog, txn: Transaction) throws {
             self.log = log
@@ -117,7 +135,7 @@ public final class EventLog: Sendable {
                 try txn.put(log.events, Keys.uint64(position), value, flags: .append)
                 try txn.put(log.streams, EventLog.streamKey(event.stream, streamVersion), Keys.uint64(position))
                 head = position
-                versions[event.stream] = streamVersion
+                journal.append((event.stream, versions.updateValue(streamVersion, forKey: event.stream)))
                 records.append(EventRecord(
                     position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
                     schemaVersion: event.schemaVersion, timestamp: metadata.timestamp,
