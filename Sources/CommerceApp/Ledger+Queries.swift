@@ -84,7 +84,7 @@ extension Ledger {
     /// The position each projection has applied.
     public func appliedPositions() throws -> [(name: String, position: UInt64)] {
         try environment.read { txn in
-            try projections.map { p in
+            try projections.all.map { p in
                 (p.name, try txn.withValue(projectionPositions, Array(p.name.utf8)) { Keys.readUInt64($0) ?? 0 } ?? 0)
             }
         }

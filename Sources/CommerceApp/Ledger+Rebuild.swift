@@ -40,7 +40,7 @@ extension Ledger {
             counted()
             let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
             let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
-            for projection in projections { try projection.apply(recorded, to: store) }
+            try projections.apply(recorded, to: store)
             last = record.position
             return true
         }

@@ -14,7 +14,7 @@ public final class Ledger: Sendable {
     let tables: ProjectionDatabases
     let idempotency: Database
     let projectionPositions: Database
-    let projections: [any Projection]
+    let projections: CommerceProjections
     public let statistics = WriterStatistics()
     let commandIds = CommandIdSource()
 
@@ -31,10 +31,10 @@ public final class Ledger: Sendable {
         tables = try ProjectionDatabases(environment: environment)
         idempotency = try environment.openDatabase("ledger.idempotency")
         projectionPositions = try environment.openDatabase("ledger.projection_positions")
-        projections = Projections.all(rules: configuration.rules)
+        projections = CommerceProjections(rules: configuration.rules)
     }
 
-    public var projectionNames: [String] { projections.map(\.name) }
+    public var projectionNames: [String] { projections.all.map(\.name) }
 
     // MARK: Executing a batch
 
@@ -62,7 +62,7 @@ public final class Ledger: Sendable {
                         job.outcome = try run(job, index: index, appender: &appender, txn: txn)
                     }
                     if appender.head != before {
-                        for projection in projections {
+                        for projection in projections.all {
                             try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(appender.head))
                         }
                     }
@@ -144,7 +144,7 @@ public final class Ledger: Sendable {
         let records = try appender.append(newEvents, metadata: metadata, in: txn)
         for (record, event) in zip(records, events) {
             let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
-            for projection in projections { try projection.apply(recorded, to: store) }
+            try projections.apply(recorded, to: store)
         }
         return records.first?.position ?? appender.head
     }
@@ -198,6 +198,20 @@ public final class Ledger: Sendable {
         switch try job.outcome?.get() {
         case let .command(outcome)?: return outcome
         default: throw LedgerError.storeFailure("no outcome")
+        }
+    }
+
+    /// Decides many commands in one durable transaction on the calling thread (import, tools,
+    /// benchmarks): the same group commit the writer does, without its queue.
+    public func execute(batch commands: [CommerceCommand]) throws -> [Result<CommandOutcome, Error>] {
+        let jobs = commands.map { WriterJob(.command($0, idempotencyKey: nil)) }
+        try executeMapped(jobs)
+        return jobs.map { job in
+            switch job.outcome {
+            case let .success(.command(outcome))?: return .success(outcome)
+            case let .failure(error)?: return .failure(error)
+            default: return .failure(LedgerError.storeFailure("no outcome"))
+            }
         }
     }
 

@@ -78,6 +78,18 @@ print("ledger-benchmark: \(options.seconds) s per run, nested-transaction isolat
 
 func wanted(_ name: String) -> Bool { options.only == nil || options.only == name }
 
+// The writer's own cost, without callers: batches of 1,000 charges decided on this thread.
+if options.only == "writer" {
+    let t0 = ContinuousClock.now
+    var n = 0
+    while ContinuousClock.now - t0 < .milliseconds(Int(options.seconds * 1000)) {
+        _ = try ledger.execute(batch: (0..<1_000).map { i in .chargePoints(userId: Int64((n + i) % 1_000_000 + 1), amount: 10_000) })
+        n += 1_000
+    }
+    let s = ledger.statistics.snapshot
+    print("writer only    \(format(Double(n) / ((ContinuousClock.now - t0) / .seconds(1)))) charges/s in batches of 1,000, mean txn \(String(format: "%.2f", s.totalCommitSeconds / Double(s.batches) * 1000)) ms")
+}
+
 // Charges: spread over 1M users so the balance limit never interferes.
 for callers in options.callers where wanted("charge") {
     _ = await measure("charge", callers: callers, seconds: options.seconds) { n in

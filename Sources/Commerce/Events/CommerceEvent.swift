@@ -50,11 +50,34 @@ public enum CommerceEvent: Sendable, Equatable {
     }
 
     /// Stream, type, schema version and encoded payload: what the log stores.
+    /// A switch over concrete types: no existential box on the hot path.
     public func encoded() -> (stream: String, type: String, schemaVersion: UInt16, payload: [UInt8]) {
-        let event = payload
+        switch self {
+        case let .pointCharged(e): return Self.encode(e)
+        case let .pointUsed(e): return Self.encode(e)
+        case let .pointRefunded(e): return Self.encode(e)
+        case let .productRegistered(e): return Self.encode(e)
+        case let .productRestocked(e): return Self.encode(e)
+        case let .stockDeducted(e): return Self.encode(e)
+        case let .stockRestored(e): return Self.encode(e)
+        case let .couponDefined(e): return Self.encode(e)
+        case let .couponIssueRequested(e): return Self.encode(e)
+        case let .couponIssued(e): return Self.encode(e)
+        case let .couponIssueRejected(e): return Self.encode(e)
+        case let .couponUsed(e): return Self.encode(e)
+        case let .couponRestored(e): return Self.encode(e)
+        case let .orderCompleted(e): return Self.encode(e)
+        case let .orderFailed(e): return Self.encode(e)
+        case let .orderCompensated(e): return Self.encode(e)
+        case let .unknown(type, version): return ("", type, version, [])
+        }
+    }
+
+    @inline(__always)
+    static func encode<E: DomainEvent>(_ event: E) -> (stream: String, type: String, schemaVersion: UInt16, payload: [UInt8]) {
         var w = BinaryWriter(capacity: 48)
         event.encode(into: &w)
-        return (event.stream, Swift.type(of: event).type, Swift.type(of: event).schemaVersion, w.bytes)
+        return (event.stream, E.type, E.schemaVersion, w.bytes)
     }
 
     /// Every known type, for decoding and for tools that list types.

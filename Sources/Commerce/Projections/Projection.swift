@@ -5,17 +5,37 @@ public protocol Projection: Sendable {
     func apply<S: ProjectionStore>(_ event: RecordedEvent, to store: S) throws
 }
 
-public enum Projections {
-    /// Every projection the ledger keeps inline, in the order they are applied.
-    public static func all(rules: CommerceRules) -> [any Projection] {
-        [
-            SequenceProjection(), PointBalanceProjection(), PointHistoryProjection(), ProductProjection(),
-            CouponProjection(), UserCouponProjection(), OrderProjection(), CouponIssueRequestProjection(),
-            DailySalesProjection(calendar: DayCalendar(timeZoneIdentifier: rules.timeZoneIdentifier)),
-        ]
+/// Every projection the ledger keeps inline. Applied by direct calls, not through an array of
+/// existentials, so the compiler specializes each fold for the store it writes to.
+public struct CommerceProjections: Sendable {
+    public let sequences = SequenceProjection()
+    public let pointBalances = PointBalanceProjection()
+    public let pointHistory = PointHistoryProjection()
+    public let products = ProductProjection()
+    public let coupons = CouponProjection()
+    public let userCoupons = UserCouponProjection()
+    public let orders = OrderProjection()
+    public let issueRequests = CouponIssueRequestProjection()
+    public let dailySales: DailySalesProjection
+
+    public init(rules: CommerceRules) {
+        dailySales = DailySalesProjection(calendar: DayCalendar(timeZoneIdentifier: rules.timeZoneIdentifier))
     }
 
-    public static func apply<S: ProjectionStore>(_ event: RecordedEvent, to store: S, projections: [any Projection]) throws {
-        for projection in projections { try projection.apply(event, to: store) }
+    /// In the order they are applied.
+    public var all: [any Projection] {
+        [sequences, pointBalances, pointHistory, products, coupons, userCoupons, orders, issueRequests, dailySales]
+    }
+
+    public func apply<S: ProjectionStore>(_ event: RecordedEvent, to store: S) throws {
+        try sequences.apply(event, to: store)
+        try pointBalances.apply(event, to: store)
+        try pointHistory.apply(event, to: store)
+        try products.apply(event, to: store)
+        try coupons.apply(event, to: store)
+        try userCoupons.apply(event, to: store)
+        try orders.apply(event, to: store)
+        try issueRequests.apply(event, to: store)
+        try dailySales.apply(event, to: store)
     }
 }
