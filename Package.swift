@@ -10,8 +10,16 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "CommerceApp", targets: ["CommerceApp"]),
+        .executable(name: "commerce", targets: ["commerce"]),
     ],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
     targets: [
         // Debian's liblmdb-dev; tools/test and tools/serve install it when missing.
         .systemLibrary(
@@ -25,6 +33,30 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["LMDB", "BinaryCodec"], swiftSettings: optimized),
         .target(name: "Commerce", dependencies: ["BinaryCodec", "LedgerJSON"], swiftSettings: optimized),
         .target(name: "CommerceApp", dependencies: ["LMDB", "EventLog", "Commerce", "BinaryCodec"], swiftSettings: optimized),
+        .target(
+            name: "CommerceHTTP",
+            dependencies: [
+                "CommerceApp", "Commerce", "EventLog", "LedgerJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: optimized
+        ),
+        .executableTarget(
+            name: "commerce",
+            dependencies: [
+                "CommerceHTTP", "CommerceApp", "Commerce", "EventLog", "LedgerJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: optimized
+        ),
         .executableTarget(
             name: "ledger-benchmark",
             dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB"],
@@ -33,6 +65,13 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB", "BinaryCodec"]),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "BinaryCodec", "LedgerJSON"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "CommerceHTTPTests",
+            dependencies: [
+                "CommerceHTTP", "CommerceApp", "Commerce", "LedgerJSON",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "CommerceAppTests", dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec"]),
     ]
 )

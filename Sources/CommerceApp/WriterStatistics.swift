@@ -12,9 +12,16 @@ public final class WriterStatistics: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    private let observers = Mutex<[@Sendable (Int, Duration) -> Void]>([])
     public init() {}
 
+    /// Calls `observer` after every committed batch with its size and duration (for metrics).
+    public func onBatch(_ observer: @escaping @Sendable (Int, Duration) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
     func record(batch: Int, duration: Duration) {
+        for observer in observers.withLock({ $0 }) { observer(batch, duration) }
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         state.withLock { s in
             s.batches += 1

@@ -1,0 +1,57 @@
+import CommerceApp
+import Foundation
+import Prometheus
+import Synchronization
+
+/// The service's Prometheus metrics: commands by type and outcome, group-commit batch sizes and
+/// commit latency, the log head and each subscriber's lag (refreshed at scrape time).
+public final class APIMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let batchSize: ValueHistogram
+    private let commitLatency: DurationHistogram
+    private let head: Gauge
+    private let counters = Mutex<[String: Counter]>([:])
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        batchSize = registry.makeValueHistogram(
+            name: "ledger_group_commit_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+            help: "Commands decided in one durable write transaction")
+        commitLatency = registry.makeDurationHistogram(
+            name: "ledger_group_commit_seconds",
+            buckets: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100)],
+            help: "Time to decide and durably commit one batch")
+        head = registry.makeGauge(name: "ledger_log_head_position", help: "Position of the newest event in the log")
+    }
+
+    func observe(_ ledger: Ledger) {
+        ledger.statistics.onBatch { [batchSize, commitLatency] size, duration in
+            batchSize.record(Double(size))
+            commitLatency.record(duration)
+        }
+    }
+
+    func command(_ type: String, outcome: String) {
+        let key = type + "|" + outcome
+        let counter = counters.withLock { c -> Counter in
+            if let existing = c[key] { return existing }
+            let made = registry.makeCounter(name: "ledger_commands_total", labels: [("type", type), ("outcome", outcome)],
+                                            help: "Commands handled, by type and outcome")
+            c[key] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    /// Prometheus text, with the head and subscriber lags read now.
+    func render(ledger: Ledger) -> [UInt8] {
+        if let status = try? ledger.subscriberStatus() {
+            head.set(Int64(status.head))
+            for s in status.subscribers {
+                registry.makeGauge(name: "ledger_subscriber_lag_events", labels: [("subscriber", s.name)],
+                                   help: "Events between a subscriber's checkpoint and the head").set(Int64(s.lagEvents))
+            }
+        }
+        return registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,109 @@
+import Commerce
+import CommerceApp
+import Foundation
+import Hummingbird
+import LedgerJSON
+import Logging
+import NIOCore
+
+/// The HTTP API over one ledger: routes, admin access, metrics.
+public struct APIServer: Sendable {
+    public static let maxBodySize = 64 * 1024
+
+    public let ledger: Ledger
+    public let writer: LedgerWriter
+    /// Admin routes need `Authorization: Bearer <token>`; with none, only loopback callers are admitted.
+    public let adminToken: String?
+    public let metrics: APIMetrics
+    let render: ViewRendering
+
+    public init(ledger: Ledger, writer: LedgerWriter, adminToken: String?, metrics: APIMetrics = APIMetrics()) {
+        self.ledger = ledger
+        self.writer = writer
+        self.adminToken = adminToken?.isEmpty == true ? nil : adminToken
+        self.metrics = metrics
+        render = ViewRendering(calendar: ledger.calendar)
+        metrics.observe(ledger)
+    }
+
+    /// The API's router. `benchBaseline` adds `GET /bench/baseline`, a bare route with a constant
+    /// body and no middleware, so a benchmark can measure the HTTP layer alone in the same run.
+    public func makeRouter(benchBaseline: Bool = false) -> Router<CommerceRequestContext> {
+        let router = Router(context: CommerceRequestContext.self)
+        if benchBaseline {
+            router.get("/bench/baseline") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json"],
+                         body: .init(byteBuffer: ByteBuffer(string: "{\"userId\":1,\"balance\":10000}")))
+            }
+        }
+        router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        addSystemRoutes(to: router)
+        addPointRoutes(to: router)
+        addProductRoutes(to: router)
+        addCouponRoutes(to: router)
+        addOrderRoutes(to: router)
+        addEventRoutes(to: router)
+        return router
+    }
+
+    /// Runs a command through the group-commit writer, counting it by type and outcome.
+    func submit(_ command: CommerceCommand, _ request: Request) async throws -> CommandOutcome {
+        let key = try RequestInput.idempotencyKey(request)
+        do {
+            let outcome = try await writer.submit(command, idempotencyKey: key)
+            metrics.command(command.name, outcome: outcome.replayed ? "replayed" : outcome.outcomeLabel)
+            return outcome
+        } catch let error as CommerceError {
+            metrics.command(command.name, outcome: error.code.rawValue)
+            throw error
+        } catch {
+            metrics.command(command.name, outcome: "STORE_ERROR")
+            throw error
+        }
+    }
+
+    /// The response for a command's result; a recorded order failure is a 409 naming the order.
+    func respond(_ outcome: CommandOutcome, created: Bool = true) throws -> Response {
+        switch outcome.result {
+        case let .pointsCharged(user, balance):
+            return JSONResponse.make(.ok, .object([("userId", .int(user)), ("balance", .int(balance))]))
+        case let .product(p):
+            return JSONResponse.make(created ? .created : .ok, render.product(p))
+        case let .coupon(c):
+            return JSONResponse.make(.created, render.coupon(c))
+        case let .couponIssued(u):
+            return JSONResponse.make(.created, render.issued(u, status: u.status(at: ledger.clock.now())))
+        case let .couponIssueRequested(r):
+            return JSONResponse.make(.accepted, .object([("requestId", .string(String(r.requestId))), ("status", .string(r.status.rawValue))]))
+        case let .orderCompleted(o):
+            return JSONResponse.make(.created, render.order(o))
+        case let .orderCompensated(o):
+            return JSONResponse.make(.ok, render.order(o))
+        case let .orderFailed(orderId, reason, step, message):
+            var error = APIError(APIError.status(for: reason), reason.rawValue, message)
+            error.details = [("orderId", .int(orderId)), ("step", .string(step.rawValue))]
+            throw error
+        }
+    }
+
+    /// Admits an admin call: the configured bearer token, or with none configured a loopback peer.
+    func requireAdmin(_ request: Request, _ context: CommerceRequestContext) throws {
+        if let adminToken {
+            guard let header = request.headers[.authorization], header == "Bearer \(adminToken)" else {
+                throw APIError(.unauthorized, "UNAUTHORIZED", "admin calls need Authorization: Bearer <token>")
+            }
+            return
+        }
+        guard let address = context.remoteAddress?.ipAddress, address == "127.0.0.1" || address == "::1" || address.hasPrefix("127.") else {
+            throw APIError(.unauthorized, "UNAUTHORIZED", "no admin token is configured: admin calls are accepted from loopback only")
+        }
+    }
+}
+
+extension CommandOutcome {
+    var outcomeLabel: String {
+        if case let .orderFailed(_, reason, _, _) = result { return reason.rawValue }
+        return "OK"
+    }
+}

@@ -1,0 +1,16 @@
+import Hummingbird
+import NIOCore
+
+/// Request context carrying the peer address, so admin calls without a token can be limited to loopback.
+public struct CommerceRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Bodies over 64 KiB are refused with 413.
+    public var maxUploadSize: Int { APIServer.maxBodySize }
+}

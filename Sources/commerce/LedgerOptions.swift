@@ -1,0 +1,103 @@
+import ArgumentParser
+import Commerce
+import CommerceApp
+import CommerceHTTP
+import Foundation
+import LedgerJSON
+
+/// Where the ledger lives and the rules it enforces; shared by every subcommand.
+struct LedgerOptions: ParsableArguments {
+    @Option(name: .customLong("data"), help: "Data directory (env COMMERCE_DATA).")
+    var dataDirectory: String = ProcessInfo.processInfo.environment["COMMERCE_DATA"] ?? "./data"
+
+    @Option(help: "Initial LMDB map size in MiB; it doubles on demand (env COMMERCE_MAP_SIZE_MB).")
+    var mapSizeMb: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_MAP_SIZE_MB"] ?? "") ?? 256
+
+    @Option(help: "Largest LMDB map size in MiB (env COMMERCE_MAX_MAP_SIZE_MB).")
+    var maxMapSizeMb: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_MAX_MAP_SIZE_MB"] ?? "") ?? 65_536
+
+    @Option(help: "Time zone of calendar days (env COMMERCE_TIME_ZONE).")
+    var timeZone: String = ProcessInfo.processInfo.environment["COMMERCE_TIME_ZONE"] ?? "Asia/Seoul"
+
+    @Option(help: "Smallest charge in won (env COMMERCE_MIN_CHARGE).")
+    var minCharge: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MIN_CHARGE"] ?? "") ?? 10_000
+
+    @Option(help: "Largest balance a charge may leave, in won (env COMMERCE_MAX_BALANCE).")
+    var maxBalance: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "") ?? 10_000_000
+
+    func validate() throws {
+        guard mapSizeMb >= 1, maxMapSizeMb >= mapSizeMb else { throw ValidationError("--map-size-mb must be ≥ 1 and ≤ --max-map-size-mb") }
+        guard DayCalendar.isValid(timeZoneIdentifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
+        guard minCharge >= 1, maxBalance >= minCharge else { throw ValidationError("--min-charge must be ≥ 1 and ≤ --max-balance") }
+    }
+
+    var configuration: LedgerConfiguration {
+        var rules = CommerceRules()
+        rules.timeZoneIdentifier = timeZone
+        rules.minChargeAmount = minCharge
+        rules.maxBalance = maxBalance
+        return LedgerConfiguration(
+            dataDirectory: dataDirectory,
+            environment: .init(mapSize: mapSizeMb << 20, maxMapSize: maxMapSizeMb << 20),
+            rules: rules)
+    }
+
+    func open() throws -> Ledger {
+        do {
+            return try Ledger(configuration: configuration)
+        } catch {
+            throw CLIError.store("cannot open the ledger in \(dataDirectory): \(error)")
+        }
+    }
+}
+
+/// One line on stderr and an exit code that says what kind of failure it was.
+enum CLIError: Error {
+    case refused(CommerceError)
+    case usage(String)
+    case store(String)
+}
+
+extension ParsableCommand {
+    /// Runs `body`, printing its JSON on success and one error line on failure.
+    func run(_ body: () throws -> JSONValue) throws {
+        do {
+            print(try body().render())
+        } catch let error as CommerceError {
+            fail("\(error.code.rawValue): \(error.message)", code: 1)
+        } catch CLIError.refused(let error) {
+            fail("\(error.code.rawValue): \(error.message)", code: 1)
+        } catch CLIError.usage(let message) {
+            fail(message, code: 2)
+        } catch CLIError.store(let message) {
+            fail(message, code: 3)
+        } catch let error as LedgerError {
+            fail(error.description, code: 3)
+        } catch {
+            fail("\(error)", code: 3)
+        }
+    }
+
+    func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}
+
+extension Ledger {
+    var render: ViewRendering { ViewRendering(calendar: calendar) }
+
+    /// The JSON a command's result prints as; a recorded order failure is an error with its order id.
+    func json(_ outcome: CommandOutcome) throws -> JSONValue {
+        switch outcome.result {
+        case let .pointsCharged(user, balance): return .object([("userId", .int(user)), ("balance", .int(balance))])
+        case let .product(p): return render.product(p)
+        case let .coupon(c): return render.coupon(c)
+        case let .couponIssued(u): return render.issued(u, status: u.status(at: clock.now()))
+        case let .couponIssueRequested(r): return render.request(r)
+        case let .orderCompleted(o), let .orderCompensated(o): return render.order(o)
+        case let .orderFailed(orderId, reason, step, message):
+            throw CommerceError(reason, "\(message) (order \(orderId) recorded as failed at step \(step.rawValue))")
+        }
+    }
+}

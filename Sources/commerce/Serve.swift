@@ -1,0 +1,49 @@
+import ArgumentParser
+import CommerceApp
+import CommerceHTTP
+import Foundation
+import Hummingbird
+import LedgerJSON
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API.")
+    @OptionGroup var ledger: LedgerOptions
+    @Option(help: "Address to bind (env COMMERCE_HOST).") var host: String = ProcessInfo.processInfo.environment["COMMERCE_HOST"] ?? "127.0.0.1"
+    @Option(help: "Port (env COMMERCE_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_PORT"] ?? "") ?? 8080
+    @Option(help: "Bearer token for admin routes (env COMMERCE_ADMIN_TOKEN).") var adminToken: String? = ProcessInfo.processInfo.environment["COMMERCE_ADMIN_TOKEN"]
+    @Flag(help: .hidden) var benchBaseline = false
+
+    func run() async throws {
+        var logger = Logger(label: "commerce")
+        logger.logLevel = .info
+        let opened: Ledger
+        do {
+            opened = try ledger.open()
+        } catch {
+            fail("\(error)", code: 3)
+        }
+        let metrics = APIMetrics()
+        // Hummingbird's own request metrics land in the same registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+        let writer = LedgerWriter(ledger: opened)
+        let api = APIServer(ledger: opened, writer: writer, adminToken: adminToken, metrics: metrics)
+        if api.adminToken == nil {
+            logger.warning("no admin token configured: admin routes accept calls from loopback only (set --admin-token or COMMERCE_ADMIN_TOKEN)")
+        }
+        let router = api.makeRouter(benchBaseline: benchBaseline)
+        let startupLogger = logger
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "commerce"),
+            services: [LedgerService(writer: writer, logger: logger)],
+            onServerRunning: { channel in
+                startupLogger.info("commerce listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "data": "\(ledger.dataDirectory)"])
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}
