@@ -72,6 +72,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON"]),
         .testTarget(name: "CommerceAppTests", dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec"]),
     ]
 )

@@ -41,7 +41,9 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "commerce"),
             services: [LedgerService(writer: writer, logger: logger)],
             onServerRunning: { channel in
-                startupLogger.info("commerce listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "data": "\(ledger.dataDirectory)"])
+                // A plain line on stdout, so scripts and tests started with --port 0 learn the port.
+                FileHandle.standardOutput.write(Data("listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
+                startupLogger.info("commerce serving", metadata: ["data": "\(ledger.dataDirectory)"])
             },
             logger: logger)
         try await app.runService()

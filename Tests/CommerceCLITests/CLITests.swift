@@ -1,0 +1,75 @@
+import Foundation
+import LedgerJSON
+import Testing
+
+@Suite struct CLITests {
+    @Test func localCommandsPrintJSON() throws {
+        let dir = ScratchDirectory()
+        let d = ["--data", dir.path]
+        #expect(try run("commerce", ["charge", "--user", "1", "--amount", "50000"] + d).json == .object([("userId", .int(1)), ("balance", .int(50_000))]))
+        #expect(try run("commerce", ["balance", "--user", "1"] + d).json?["balance"] == .int(50_000))
+        #expect(try run("commerce", ["product", "add", "--name", "Mug", "--price", "12000", "--stock", "5"] + d).json?["id"] == .int(1))
+        #expect(try run("commerce", ["product", "restock", "--id", "1", "--quantity", "5"] + d).json?["stock"] == .int(10))
+        #expect(try run("commerce", ["coupon", "define", "--name", "Fix", "--amount", "2000", "--total", "10",
+                                     "--starts", "2020-01-01T00:00:00Z", "--ends", "2099-01-01T00:00:00Z", "--valid-days", "3"] + d).status == 0)
+        #expect(try run("commerce", ["issue-coupon", "--user", "1", "--coupon", "1"] + d).json?["status"] == .string("AVAILABLE"))
+        let order = try run("commerce", ["order", "--user", "1", "--item", "1:2", "--coupon", "1"] + d)
+        #expect(order.status == 0 && order.json?["paidAmount"] == .int(22_000))
+        #expect(try run("commerce", ["products"] + d).json?["items"]?.arrayValue?.count == 1)
+        #expect(try run("commerce", ["top"] + d).json?["items"]?.arrayValue?.first?["quantity"] == .int(2))
+        #expect(try run("commerce", ["compensate", "--order", "1", "--reason", "test"] + d).json?["status"] == .string("COMPENSATED"))
+        #expect(try run("commerce", ["history", "--user", "1"] + d).json?["items"]?.arrayValue?.count == 3)
+        #expect(try run("commerce", ["request-coupon", "--user", "2", "--coupon", "1"] + d).json?["status"] == .string("PENDING"))
+        #expect(try run("commerce", ["process-requests"] + d).json?["decided"] == .int(1))
+        #expect(try run("commerce", ["request-status", "--id", "1"] + d).json?["status"] == .string("ISSUED"))
+    }
+
+    @Test func failuresExitNonZeroWithOneLine() throws {
+        let dir = ScratchDirectory()
+        let d = ["--data", dir.path]
+        let small = try run("commerce", ["charge", "--user", "1", "--amount", "10"] + d)
+        #expect(small.status == 1 && small.stdout.isEmpty)
+        #expect(small.stderrLines.count == 1 && small.stderr.hasPrefix("error: MIN_CHARGE_AMOUNT"))
+        let missing = try run("commerce", ["order", "--user", "1", "--item", "5:1"] + d)
+        #expect(missing.status == 1 && missing.stderr.contains("PRODUCT_NOT_FOUND"))
+        let badItem = try run("commerce", ["order", "--user", "1", "--item", "five"] + d)
+        #expect(badItem.status == 2 && badItem.stderrLines.count == 1)
+        let usage = try run("commerce", ["charge", "--user", "x", "--amount", "1"] + d)
+        #expect(usage.status != 0 && !usage.stderr.isEmpty)
+        let noDir = try run("commerce", ["balance", "--user", "1", "--data", "/proc/no/such/dir"])
+        #expect(noDir.status == 3 && noDir.stderrLines.count == 1 && noDir.stderr.contains("cannot open"))
+        let failedOrder = try run("commerce", ["product", "add", "--name", "A", "--price", "100", "--stock", "1"] + d)
+        #expect(failedOrder.status == 0)
+        let poor = try run("commerce", ["order", "--user", "9", "--item", "1:1"] + d)
+        #expect(poor.status == 1 && poor.stderr.contains("INSUFFICIENT_POINTS") && poor.stderr.contains("order 1"))
+    }
+
+    @Test func twoProcessesAppendingAtOnceKeepALogConsistent() throws {
+        let dir = ScratchDirectory()
+        // Two shells, each charging in a loop, so two commerce processes write the same environment at once.
+        let script = { (user: Int) in
+            "for i in $(seq 1 25); do \(Binaries.path("commerce")) charge --data \(dir.path) --user \(user) --amount 10000 >/dev/null || exit 1; " +
+            "\(Binaries.path("commerce")) charge --data \(dir.path) --user 3 --amount 10000 >/dev/null || exit 1; done"
+        }
+        let shells = try [1, 2].map { user -> Process in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script(user)]
+            try p.run()
+            return p
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while shells.contains(where: \.isRunning) && Date() < deadline { usleep(20_000) }
+        for p in shells where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        for p in shells {
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        }
+        #expect(try run("commerce", ["balance", "--data", dir.path, "--user", "1"]).json?["balance"] == .int(250_000))
+        #expect(try run("commerce", ["balance", "--data", dir.path, "--user", "2"]).json?["balance"] == .int(250_000))
+        // User 3 got charges from both processes: every balanceAfter is distinct and the history adds up.
+        let history = try run("commerce", ["history", "--data", dir.path, "--user", "3", "--limit", "100"]).json
+        let after = history?["items"]?.arrayValue?.compactMap { $0["balanceAfter"]?.intValue } ?? []
+        #expect(after == stride(from: 500_000, to: 0, by: -10_000).map { Int64($0) })
+    }
+}

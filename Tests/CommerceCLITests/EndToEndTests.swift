@@ -1,0 +1,102 @@
+import Foundation
+import LedgerJSON
+import Testing
+
+/// The real `commerce serve` process on a free port, walked through the seed's flows over HTTP.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func seedFlowsSurviveARestart() async throws {
+        let dir = ScratchDirectory()
+        var server = try ServerProcess(data: dir.path)
+        // Admin: products and coupons.
+        #expect(try await server.call("POST", "/admin/products", #"{"name":"Mug","price":12000,"stock":10}"#, admin: true).status == 201)
+        #expect(try await server.call("POST", "/admin/products", #"{"name":"Pen","price":1500,"stock":100}"#, admin: true).status == 201)
+        #expect(try await server.call("POST", "/admin/products", #"{"name":"Pen","price":1500,"stock":100}"#).status == 401)
+        let starts = "2020-01-01T00:00:00+09:00", ends = "2099-01-01T00:00:00+09:00"
+        #expect(try await server.call("POST", "/admin/coupons", #"{"name":"Ten","discount":{"type":"PERCENT","percent":10,"maxAmount":5000},"totalQuantity":100,"issueStartsAt":"\#(starts)","issueEndsAt":"\#(ends)","validDays":30}"#, admin: true).status == 201)
+        #expect(try await server.call("POST", "/admin/coupons", #"{"name":"Fix","discount":{"type":"FIXED","amount":2000},"totalQuantity":1,"issueStartsAt":"\#(starts)","issueEndsAt":"\#(ends)","validDays":30}"#, admin: true).status == 201)
+        // Points.
+        #expect(try await server.call("POST", "/users/1/points/charge", #"{"amount":100000}"#).json["balance"] == .int(100_000))
+        #expect(try await server.call("POST", "/users/1/points/charge", #"{"amount":100}"#).status == 400)
+        // Coupons: sync issue, async request decided by the processor.
+        #expect(try await server.call("POST", "/coupons/1/issue", #"{"userId":1}"#).status == 201)
+        let request = try await server.call("POST", "/coupons/2/issue-requests", #"{"userId":1}"#)
+        #expect(request.status == 202)
+        let requestId = try #require(request.json["requestId"]?.stringValue)
+        var status = JSONValue.null
+        for _ in 0..<200 {
+            status = try await server.call("GET", "/coupon-issue-requests/\(requestId)").json["status"] ?? .null
+            if status != .string("PENDING") { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(status == .string("ISSUED"))
+        // Orders: with a coupon, a failing one, a compensation.
+        let order = try await server.call("POST", "/orders", #"{"userId":1,"items":[{"productId":1,"quantity":2},{"productId":2,"quantity":2}],"couponId":1}"#)
+        #expect(order.status == 201 && order.json["paidAmount"] == .int(24_300))
+        let orderId = try #require(order.json["orderId"]?.intValue)
+        let failing = try await server.call("POST", "/orders", #"{"userId":1,"items":[{"productId":1,"quantity":99}]}"#)
+        #expect(failing.status == 409 && failing.json["error"]?["code"] == .string("INSUFFICIENT_STOCK"))
+        let second = try await server.call("POST", "/orders", #"{"userId":1,"items":[{"productId":2,"quantity":3}],"couponId":2}"#)
+        #expect(second.status == 201)
+        #expect(try await server.call("POST", "/orders/\(orderId)/compensate", #"{"reason":"customer cancel"}"#).json["status"] == .string("COMPENSATED"))
+        let top = try await server.call("GET", "/products/top").json
+        #expect(top["items"]?.arrayValue?.first?["productId"] == .int(2))
+        #expect(top["items"]?.arrayValue?.first?["quantity"] == .int(3))
+        let history = try await server.call("GET", "/users/1/points/history").json
+        #expect(history["items"]?.arrayValue?.compactMap { $0["type"]?.stringValue } == ["REFUND", "USE", "USE", "CHARGE"])
+
+        // Everything as it was after SIGTERM and a restart.
+        let snapshot = try await snapshotOf(server)
+        #expect(server.stop() == 0)
+        server = try ServerProcess(data: dir.path)
+        #expect(try await snapshotOf(server) == snapshot)
+        server.stop()
+    }
+
+    func snapshotOf(_ server: ServerProcess) async throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        for path in ["/users/1/points", "/users/1/points/history", "/products", "/products/top", "/coupons/1", "/coupons/2",
+                     "/users/1/coupons", "/users/1/orders", "/events?limit=1000", "/health"] {
+            out.append(try await server.call("GET", path).json)
+        }
+        return out
+    }
+
+    @Test func twoThousandConcurrentHTTPIssuesForAHundredCoupons() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        #expect(try await server.call("POST", "/admin/coupons", #"{"name":"Storm","discount":{"type":"FIXED","amount":1000},"totalQuantity":100,"issueStartsAt":"2020-01-01T00:00:00Z","issueEndsAt":"2099-01-01T00:00:00Z","validDays":1}"#, admin: true).status == 201)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for user in 1...2_000 {
+                group.addTask { try await server.call("POST", "/coupons/1/issue", #"{"userId":\#(user)}"#).status }
+            }
+            return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(statuses == [201: 100, 409: 1_900])
+        #expect(try await server.call("GET", "/coupons/1").json["issuedQuantity"] == .int(100))
+    }
+
+    @Test func sigtermAnswersInFlightCommands() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path)
+        let acknowledged = try await withThrowingTaskGroup(of: Int64?.self) { group in
+            for user in 1...300 as ClosedRange<Int64> {
+                group.addTask {
+                    let r = try? await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#)
+                    return r?.status == 200 ? user : nil
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(30))
+                server.stop()
+                return nil
+            }
+            return try await group.reduce(into: [Int64]()) { if let u = $1 { $0.append(u) } }
+        }
+        // Every acknowledged charge is durable.
+        for user in acknowledged {
+            let balance = try run("commerce", ["balance", "--data", dir.path, "--user", "\(user)"])
+            #expect(balance.json?["balance"] == .int(10_000), "user \(user)")
+        }
+    }
+}
