@@ -53,7 +53,7 @@ extension Ledger {
     @discardableResult
     public func foldIntoScratch(through: UInt64 = .max, chunk: Int = 100_000, progress: (UInt64) -> Void = { _ in }) throws -> (events: Int, last: UInt64) {
         let scratch = try scratchTables()
-        try environment.write { txn in for (_, db) in scratch.all { try txn.clear(db) } }
+        try environment.write { txn in for db in scratch.physical { try txn.clear(db) } }
         var last: UInt64 = 0
         var events = 0
         while true {
@@ -79,11 +79,11 @@ extension Ledger {
         do {
             try environment.write { txn -> Void in
                 mismatches = []
-                for (_, db) in scratch.all { try txn.clear(db) }
+                for db in scratch.physical { try txn.clear(db) }
                 let head = try log.head(in: txn)
                 try fold(into: scratch, through: head, txn: txn)
-                for ((table, live), (_, rebuilt)) in zip(tables.all, scratch.all) {
-                    if let m = try firstDifference(table.rawValue, live, rebuilt, txn: txn) { mismatches.append(m) }
+                for (live, rebuilt) in zip(tables.physical, scratch.physical) {
+                    if let m = try firstDifference(live.name, live, rebuilt, txn: txn) { mismatches.append(m) }
                 }
                 throw Abort()
             }

@@ -7,6 +7,7 @@ import LedgerJSON
 import Logging
 import Metrics
 import Prometheus
+import NIOPosix
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
@@ -15,6 +16,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to bind (env COMMERCE_HOST).") var host: String = ProcessInfo.processInfo.environment["COMMERCE_HOST"] ?? "127.0.0.1"
     @Option(help: "Port (env COMMERCE_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_PORT"] ?? "") ?? 8080
     @Option(help: "Bearer token for admin routes (env COMMERCE_ADMIN_TOKEN).") var adminToken: String? = ProcessInfo.processInfo.environment["COMMERCE_ADMIN_TOKEN"]
+    @Option(help: "Event loop threads for HTTP; 0 means one per core (env COMMERCE_IO_THREADS).")
+    var ioThreads: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_IO_THREADS"] ?? "") ?? 0
     @Flag(help: .hidden) var benchBaseline = false
 
     func run() async throws {
@@ -45,6 +48,7 @@ struct Serve: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
                 startupLogger.info("commerce serving", metadata: ["data": "\(ledger.dataDirectory)"])
             },
+            eventLoopGroupProvider: ioThreads > 0 ? .shared(MultiThreadedEventLoopGroup(numberOfThreads: ioThreads)) : .singleton,
             logger: logger)
         try await app.runService()
     }

@@ -76,9 +76,11 @@ import Testing
         let dir = TemporaryDirectory()
         let ledger = try openLedger(dir)
         try ledger.charge(1, 10_000)
-        let balances = try ledger.environment.openDatabase("proj.point_balances")
-        try ledger.environment.write { try $0.put(balances, Keys.uint64(1), [42]) }
+        // User 1's balance row in the shared per-user database (tag 0 = point balances).
+        let users = try ledger.environment.openDatabase("proj.users")
+        try ledger.environment.write { try $0.put(users, Keys.uint64(1) + [0], [42]) }
         let mismatches = try ledger.verifyProjections()
-        #expect(mismatches.map(\.table) == ["proj.point_balances"])
+        #expect(mismatches.map(\.table) == ["proj.users"])
+        #expect(mismatches.first?.live == [42])
     }
 }

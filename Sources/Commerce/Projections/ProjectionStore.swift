@@ -5,7 +5,8 @@ public protocol ProjectionStore {
     func put(_ table: ProjectionTable, _ key: [UInt8], _ value: [UInt8]) throws
     func delete(_ table: ProjectionTable, _ key: [UInt8]) throws
     /// Visits entries from the first key ≥ `start` upward, or from the last key ≤ `start` downward
-    /// when `reverse`, while `body` returns true.
+    /// when `reverse`, while `body` returns true. In a user-scoped table the scan never leaves the
+    /// user (the first 8 bytes) of `start`.
     func scan(_ table: ProjectionTable, from start: [UInt8], reverse: Bool, _ body: ([UInt8], [UInt8]) throws -> Bool) throws
 }
 
@@ -21,6 +22,16 @@ public enum ProjectionTable: String, CaseIterable, Sendable {
     case issueRequests = "proj.coupon_issue_requests"
     case dailySales = "proj.daily_sales"
     case sequences = "proj.sequences"
+
+    /// Keys begin with a user id and are only ever read one user at a time, so a store may keep
+    /// these tables together per user: one user's balance, history, coupons and orders then share
+    /// pages, and a command touches one page per user instead of one per table.
+    public var isUserScoped: Bool {
+        switch self {
+        case .pointBalances, .pointHistory, .userCoupons, .ordersByUser: return true
+        default: return false
+        }
+    }
 }
 
 enum Key {
