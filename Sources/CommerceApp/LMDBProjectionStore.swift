@@ -51,12 +51,16 @@ struct ProjectionDatabases: Sendable {
     /// The databases as stored: the user-scoped tables' shared one once, then the others.
     let physical: [Database]
 
-    init(environment: Environment, prefix: String = "") throws {
-        let users = try environment.openDatabase(prefix + "proj.users")
-        var physical = [users]
+    /// Opens one database per physical name; `name` maps a base name (e.g. `proj.users`) to the
+    /// database name to open (a generation or a scratch copy of it).
+    init(environment: Environment, create: Bool, name: (String) -> String) throws {
+        var byBase: [String: Database] = [:]
+        var physical: [Database] = []
         databases = try ProjectionTable.allCases.map { table in
-            if table.isUserScoped { return users }
-            let db = try environment.openDatabase(prefix + table.rawValue)
+            let base = ProjectionCatalog.physicalName(of: table)
+            if let db = byBase[base] { return db }
+            let db = try environment.openDatabase(name(base), create: create)
+            byBase[base] = db
             physical.append(db)
             return db
         }

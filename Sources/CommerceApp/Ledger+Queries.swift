@@ -7,7 +7,18 @@ import LMDB
 /// and seeing every command acknowledged before they began.
 extension Ledger {
     func view<R>(_ body: (CommerceViews<LMDBProjectionStore>) throws -> R) throws -> R {
-        try environment.read { txn in try body(CommerceViews(LMDBProjectionStore(txn: txn, tables: tables))) }
+        try withLiveTables { txn, tables in try body(CommerceViews(LMDBProjectionStore(txn: txn, tables: tables))) }
+    }
+
+    /// A read transaction with the live projection databases.
+    func withLiveTables<R>(_ body: (Transaction, ProjectionDatabases) throws -> R) throws -> R {
+        while true {
+            do {
+                return try environment.read { txn in try body(txn, try catalog.resolve(in: txn)) }
+            } catch let needs as ProjectionCatalog.NeedsHandles {
+                try catalog.open(needs.generations, create: false)
+            }
+        }
     }
 
     public func balance(of user: Int64) throws -> Int64 {

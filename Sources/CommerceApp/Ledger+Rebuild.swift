@@ -1,7 +1,7 @@
-import Foundation
 import BinaryCodec
 import Commerce
 import EventLog
+import Foundation
 import LMDB
 
 /// Folding the log from scratch: the proof that projections are a pure function of the log,
@@ -19,17 +19,13 @@ extension Ledger {
         }
     }
 
-    /// Scratch tables for a rebuild, named `scratch.<table>`.
-    func scratchTables() throws -> ProjectionDatabases {
-        try ProjectionDatabases(environment: environment, prefix: "scratch.")
-    }
-
-    /// Folds events (after `after`, through `through`) into `target` inside `txn`.
-    /// Events of a type this build does not know are skipped.
+    /// Folds events (after `after`, through `through`, at most `limit`) into `target` inside `txn`,
+    /// applying only `only` when given. Events of a type this build does not know are skipped.
+    /// Returns the last position folded.
     @discardableResult
     func fold(
         into target: ProjectionDatabases, after: UInt64 = 0, through: UInt64 = .max, txn: Transaction,
-        limit: Int = .max, counted: () -> Void = {}
+        limit: Int = .max, only: Set<String>? = nil, counted: () -> Void = {}
     ) throws -> UInt64 {
         let store = LMDBProjectionStore(txn: txn, tables: target)
         var last = after
@@ -40,55 +36,41 @@ extension Ledger {
             counted()
             let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
             let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
-            try projections.apply(recorded, to: store)
+            if let only {
+                try projections.apply(recorded, to: store, only: only)
+            } else {
+                try projections.apply(recorded, to: store)
+            }
             last = record.position
             return true
         }
         return last
     }
 
-    /// Clears the scratch tables and folds the log (through `through`) into them, in chunks of
-    /// `chunk` events per write transaction so the writer is never held for long.
-    /// Returns the number of events folded and the last position.
-    @discardableResult
-    public func foldIntoScratch(through: UInt64 = .max, chunk: Int = 100_000, progress: (UInt64) -> Void = { _ in }) throws -> (events: Int, last: UInt64) {
-        let scratch = try scratchTables()
-        try environment.write { txn in for db in scratch.physical { try txn.clear(db) } }
-        var last: UInt64 = 0
-        var events = 0
-        while true {
-            let (count, end) = try environment.write { txn -> (Int, UInt64) in
-                var count = 0
-                let end = try fold(into: scratch, after: last, through: through, txn: txn, limit: chunk) { count += 1 }
-                return (count, end)
-            }
-            events += count
-            last = end
-            progress(last)
-            if count < chunk { return (events, last) }
-        }
-    }
-
-    /// Folds the whole log into scratch tables and compares them with the live ones, table by
-    /// table; returns the first difference of each table that differs. Changes nothing live.
+    /// Folds the whole log into scratch tables and compares them with the live ones; returns the
+    /// first difference of each database that differs. The scratch fold is never committed.
     public func verifyProjections() throws -> [ProjectionMismatch] {
-        let scratch = try scratchTables()
+        let scratch = try catalog.open(.init(), create: true, prefix: "scratch.")
         var mismatches: [ProjectionMismatch] = []
-        // A write transaction that is aborted: the scratch fold never reaches the disk.
         struct Abort: Error {}
-        do {
-            try environment.write { txn -> Void in
-                mismatches = []
-                for db in scratch.physical { try txn.clear(db) }
-                let head = try log.head(in: txn)
-                try fold(into: scratch, through: head, txn: txn)
-                for (live, rebuilt) in zip(tables.physical, scratch.physical) {
-                    if let m = try firstDifference(live.name, live, rebuilt, txn: txn) { mismatches.append(m) }
+        while true {
+            do {
+                try environment.write { txn -> Void in
+                    let live = try catalog.resolve(in: txn)
+                    mismatches = []
+                    for db in scratch.physical { try txn.clear(db) }
+                    try fold(into: scratch, through: try log.head(in: txn), txn: txn)
+                    for (l, r) in zip(live.physical, scratch.physical) {
+                        if let m = try firstDifference(ProjectionCatalog.baseName(l.name), l, r, txn: txn) { mismatches.append(m) }
+                    }
+                    throw Abort()
                 }
-                throw Abort()
+            } catch is Abort {
+                return mismatches
+            } catch let needs as ProjectionCatalog.NeedsHandles {
+                try catalog.open(needs.generations, create: false)
             }
-        } catch is Abort {}
-        return mismatches
+        }
     }
 
     func firstDifference(_ name: String, _ a: Database, _ b: Database, txn: Transaction) throws -> ProjectionMismatch? {
@@ -114,6 +96,186 @@ extension Ledger {
                 ea = try ca.next()
                 eb = try cb.next()
             }
+        }
+    }
+
+    // MARK: Rebuild
+
+    public struct TableSummary: Sendable, Equatable {
+        public let table: String
+        public let rows: Int
+        /// CRC-32C over every key and value in key order: equal tables, equal checksums.
+        public let checksum: UInt32
+    }
+
+    public struct RebuildReport: Sendable {
+        public let projections: [String]
+        public let events: Int
+        public let head: UInt64
+        public let seconds: Double
+        public let tables: [TableSummary]
+        public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
+    }
+
+    public enum RebuildError: Error, CustomStringConvertible {
+        case unknownProjection(String, known: [String])
+        public var description: String {
+            switch self {
+            case let .unknownProjection(name, known): return "unknown projection \(name); known: \(known.joined(separator: ", "))"
+            }
+        }
+    }
+
+    /// The named projections plus every projection that shares a database with them (they are
+    /// rebuilt together, since a database becomes live as a whole).
+    public func projectionsToRebuild(_ names: [String]) throws -> [String] {
+        let all = projections.all
+        guard !names.isEmpty else { return all.map(\.name) }
+        for name in names where !all.contains(where: { $0.name == name }) {
+            throw RebuildError.unknownProjection(name, known: all.map(\.name))
+        }
+        var chosen = Set(names)
+        var bases = Set<String>()
+        while true {
+            bases = Set(all.filter { chosen.contains($0.name) }.flatMap { $0.tables.map(ProjectionCatalog.physicalName(of:)) })
+            let grown = Set(all.filter { p in p.tables.contains { bases.contains(ProjectionCatalog.physicalName(of: $0)) } }.map(\.name))
+            if grown == chosen { break }
+            chosen = grown
+        }
+        return all.map(\.name).filter(chosen.contains)
+    }
+
+    /// Rebuilds projections (all when `names` is empty) by folding the log from position 0 into a
+    /// new generation of their databases, in chunks that each hold the writer only briefly, then
+    /// catching up to the head and making the new generation live in one short write transaction.
+    /// Safe while a server writes to the same environment. Never re-decides anything: the issuance
+    /// processor's decisions are events, and subscriber checkpoints are left alone.
+    public func rebuildProjections(_ names: [String] = [], chunk: Int = 20_000, progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> RebuildReport {
+        let started = ContinuousClock.now
+        let selected = try projectionsToRebuild(names)
+        let only = Set(selected)
+        let bases = Set(projections.all.filter { only.contains($0.name) }.flatMap { $0.tables.map(ProjectionCatalog.physicalName(of:)) })
+        let (current, totalAtStart) = try environment.read { txn in (try catalog.generations(in: txn), try log.head(in: txn)) }
+        let generation = (ProjectionCatalog.physicalNames.map { current[$0] }.max() ?? 0) + 1
+        var next = current
+        for base in bases { next[base] = generation }
+        // The new generation's databases, empty (a crashed rebuild may have left some behind).
+        let target = try catalog.open(next, create: true, prefix: "")
+        try environment.write { txn in
+            for db in target.physical where bases.contains(ProjectionCatalog.baseName(db.name)) { try txn.clear(db) }
+        }
+        var folded = 0
+        var last: UInt64 = 0
+        while true {
+            var count = 0
+            let after = last
+            last = try environment.write { txn in
+                try fold(into: target, after: after, txn: txn, limit: chunk, only: only) { count += 1 }
+            }
+            folded += count
+            progress(folded, max(totalAtStart, last))
+            if count < chunk { break }
+        }
+        // Catch up with what was appended meanwhile and make the new generation live.
+        var head: UInt64 = 0
+        try environment.write { txn in
+            var count = 0
+            head = try log.head(in: txn)
+            _ = try fold(into: target, after: last, through: head, txn: txn, only: only) { count += 1 }
+            folded += count
+            let old = try catalog.resolve(in: txn)
+            try catalog.setGenerations(next, in: txn)
+            for projection in projections.all where only.contains(projection.name) {
+                try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(head))
+            }
+            for db in old.physical where bases.contains(ProjectionCatalog.baseName(db.name)) && current[ProjectionCatalog.baseName(db.name)] != generation {
+                try txn.drop(db)
+            }
+        }
+        catalog.forget(current)
+        progress(folded, head)
+        let tables = try summarize(tables: ProjectionTable.allCases.filter { t in projections.all.contains { only.contains($0.name) && $0.tables.contains(t) } })
+        return RebuildReport(projections: selected, events: folded, head: head, seconds: (ContinuousClock.now - started) / .seconds(1), tables: tables)
+    }
+
+    /// Row counts and checksums of live tables.
+    public func summarize(tables: [ProjectionTable] = ProjectionTable.allCases) throws -> [TableSummary] {
+        try withLiveTables { txn, live in
+            try tables.map { table in
+                let store = LMDBProjectionStore(txn: txn, tables: live)
+                var rows = 0
+                var crc: UInt32 = 0
+                try store.scanAll(table) { key, value in
+                    rows += 1
+                    key.withUnsafeBytes { crc = CRC32C.checksum($0, seed: crc) }
+                    value.withUnsafeBytes { crc = CRC32C.checksum($0, seed: crc) }
+                }
+                return TableSummary(table: table.rawValue, rows: rows, checksum: crc)
+            }
+        }
+    }
+
+    // MARK: Time travel
+
+    /// The last position at or before a moment (0 when the log starts later).
+    public func position(atOrBefore time: Timestamp) throws -> UInt64 {
+        try environment.read { txn in
+            var last: UInt64 = 0
+            try log.forEach(after: 0, in: txn) { record in
+                guard record.timestamp <= time else { return false }
+                last = record.position
+                return true
+            }
+            return last
+        }
+    }
+
+    /// Writes a new ledger directory holding the log through `position` and its projections: the
+    /// views as they were then, to open read-only (`commerce balance --read-only --data DIR`).
+    public func exportSnapshot(through position: UInt64, to directory: String, progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> RebuildReport {
+        let started = ContinuousClock.now
+        var config = configuration
+        config.dataDirectory = directory
+        config.readOnly = false
+        let target = try Ledger(configuration: config, clock: clock)
+        guard try target.log.head() == 0 else { throw LedgerError.storeFailure("\(directory) already holds a ledger; give an empty directory") }
+        var copied: UInt64 = 0
+        while copied < position {
+            let batch = try environment.read { try log.read(after: copied, limit: 20_000, in: $0) }.filter { $0.position <= position }
+            if batch.isEmpty { break }
+            try target.environment.write { txn in
+                var appender = try EventLog.Appender(log: target.log, txn: txn)
+                for record in batch {
+                    let event = NewEvent(stream: record.stream, type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
+                    _ = try appender.append([event], metadata: AppendMetadata(timestamp: record.timestamp, commandId: record.commandId, idempotencyKey: record.idempotencyKey), in: txn)
+                }
+            }
+            copied = batch.last?.position ?? copied
+            progress(Int(copied), position)
+        }
+        let report = try target.rebuildProjections(progress: progress)
+        return RebuildReport(projections: report.projections, events: report.events, head: copied,
+                             seconds: (ContinuousClock.now - started) / .seconds(1), tables: report.tables)
+    }
+}
+
+extension LMDBProjectionStore {
+    /// Every row of a table in key order (a user-scoped table across all users).
+    func scanAll(_ table: ProjectionTable, _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+        let cursor = try txn.cursor(tables[table])
+        var entry = try cursor.first()
+        let tag = tables.tag(of: table)
+        while let e = entry {
+            if let tag {
+                if e.key.count >= 9, e.key[8] == tag {
+                    var key = Array(e.key.prefix(8))
+                    key.append(contentsOf: e.key.dropFirst(9))
+                    try body(key, Array(e.value))
+                }
+            } else {
+                try body(Array(e.key), Array(e.value))
+            }
+            entry = try cursor.next()
         }
     }
 }

@@ -11,7 +11,7 @@ public final class Ledger: Sendable {
     public let environment: Environment
     public let log: EventLog
     public let clock: any LedgerClock
-    let tables: ProjectionDatabases
+    let catalog: ProjectionCatalog
     let idempotency: Database
     let projectionPositions: Database
     let projections: CommerceProjections
@@ -28,7 +28,7 @@ public final class Ledger: Sendable {
         self.clock = clock
         environment = try Environment(path: configuration.dataDirectory, configuration: envConfig)
         log = try EventLog(environment: environment)
-        tables = try ProjectionDatabases(environment: environment)
+        catalog = try ProjectionCatalog(environment: environment)
         idempotency = try environment.openDatabase("ledger.idempotency")
         projectionPositions = try environment.openDatabase("ledger.projection_positions")
         projections = CommerceProjections(rules: configuration.rules)
@@ -56,10 +56,11 @@ public final class Ledger: Sendable {
         while true {
             do {
                 head = try environment.write { txn -> UInt64 in
+                    let tables = try catalog.resolve(in: txn)
                     var appender = try EventLog.Appender(log: log, txn: txn)
                     let before = appender.head
                     for (index, job) in jobs.enumerated() where !excluded.contains(index) {
-                        job.outcome = try run(job, index: index, appender: &appender, txn: txn)
+                        job.outcome = try run(job, index: index, tables: tables, appender: &appender, txn: txn)
                     }
                     if appender.head != before {
                         for projection in projections.all {
@@ -69,6 +70,9 @@ public final class Ledger: Sendable {
                     return appender.head
                 }
                 break
+            } catch let needs as ProjectionCatalog.NeedsHandles {
+                // A rebuild made new tables live since this process last looked.
+                try catalog.open(needs.generations, create: false)
             } catch let failure as JobWriteFailure {
                 excluded.insert(failure.index)
                 jobs[failure.index].outcome = .failure(LedgerError.storeFailure("\(failure.error)"))
@@ -84,13 +88,15 @@ public final class Ledger: Sendable {
         let error: Error
     }
 
-    private func run(_ job: WriterJob, index: Int, appender: inout EventLog.Appender, txn: Transaction) throws -> Result<WriterJob.Output, Error> {
+    private func run(
+        _ job: WriterJob, index: Int, tables: ProjectionDatabases, appender: inout EventLog.Appender, txn: Transaction
+    ) throws -> Result<WriterJob.Output, Error> {
         let mark = appender.mark()
         do {
             if configuration.isolateCommands {
-                return .success(try txn.nested { child in try perform(job, appender: &appender, txn: child) })
+                return .success(try txn.nested { child in try perform(job, tables: tables, appender: &appender, txn: child) })
             }
-            return .success(try perform(job, appender: &appender, txn: txn))
+            return .success(try perform(job, tables: tables, appender: &appender, txn: txn))
         } catch let error as CommerceError {
             // Rules refuse before anything is written.
             appender.rollback(to: mark)
@@ -104,7 +110,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    private func perform(_ job: WriterJob, appender: inout EventLog.Appender, txn: Transaction) throws -> WriterJob.Output {
+    private func perform(_ job: WriterJob, tables: ProjectionDatabases, appender: inout EventLog.Appender, txn: Transaction) throws -> WriterJob.Output {
         let store = LMDBProjectionStore(txn: txn, tables: tables)
         let handler = CommandHandler(store: store, rules: configuration.rules)
         switch job.kind {

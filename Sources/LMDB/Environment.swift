@@ -23,7 +23,7 @@ public final class Environment: @unchecked Sendable {
         public init(
             mapSize: Int = 256 << 20,
             maxMapSize: Int = 64 << 30,
-            maxDatabases: UInt32 = 64,
+            maxDatabases: UInt32 = 128,
             maxReaders: UInt32 = 1024,
             readOnly: Bool = false,
             durable: Bool = true
@@ -101,12 +101,31 @@ public final class Environment: @unchecked Sendable {
         )
     }
 
-    /// Opens (and in a writable environment creates) a named database.
+    /// Opens (and in a writable environment creates) a named database. The handle stays valid for
+    /// the environment's lifetime, but only transactions begun after this call can use it.
     public func openDatabase(_ name: String, create: Bool = true) throws -> Database {
         if configuration.readOnly || !create {
-            return try read { txn in try txn.openDatabase(name, create: false) }
+            // A handle opened in a read transaction survives only if that transaction commits.
+            return try gate.withShared {
+                var txn: OpaquePointer?
+                try check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
+                let transaction = Transaction(handle: txn!, readOnly: true)
+                do {
+                    let db = try transaction.openDatabase(name, create: false)
+                    try transaction.commit()
+                    return db
+                } catch {
+                    transaction.abort()
+                    throw error
+                }
+            }
         }
         return try write { txn in try txn.openDatabase(name, create: true) }
+    }
+
+    /// Removes a database and everything in it.
+    public func dropDatabase(_ db: Database) throws {
+        try write { txn in try txn.drop(db) }
     }
 
     /// Runs `body` in a read transaction. Never waits for the writer.

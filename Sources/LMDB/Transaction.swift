@@ -92,6 +92,11 @@ public final class Transaction {
         try check(mdb_drop(txn, db.dbi, 0), "mdb_drop \(db.name)")
     }
 
+    /// Deletes a database from the environment (its handle is closed).
+    public func drop(_ db: Database) throws {
+        try check(mdb_drop(txn, db.dbi, 1), "mdb_drop \(db.name)")
+    }
+
     /// Number of entries in a database.
     public func count(_ db: Database) throws -> Int {
         var stat = MDB_stat()

@@ -27,6 +27,11 @@ public struct CommerceProjections: Sendable {
         [sequences, pointBalances, pointHistory, products, coupons, userCoupons, orders, issueRequests, dailySales]
     }
 
+    /// Applies only the projections named in `only` (a rebuild of some of them).
+    public func apply<S: ProjectionStore>(_ event: RecordedEvent, to store: S, only: Set<String>) throws {
+        for projection in all where only.contains(projection.name) { try projection.apply(event, to: store) }
+    }
+
     public func apply<S: ProjectionStore>(_ event: RecordedEvent, to store: S) throws {
         try sequences.apply(event, to: store)
         try pointBalances.apply(event, to: store)

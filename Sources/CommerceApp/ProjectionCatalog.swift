@@ -1,0 +1,115 @@
+import BinaryCodec
+import Commerce
+import Foundation
+import LMDB
+import Synchronization
+
+/// Which generation of each projection database is live. A rebuild folds into a new generation
+/// and then, in one short write transaction, makes it live: LMDB's snapshots mean a query sees
+/// either the old tables or the new ones, never a half-built view.
+///
+/// The live generations are a value in the environment (`ledger.meta`), read by every transaction,
+/// so a server and a rebuild in another process agree on them.
+final class ProjectionCatalog: Sendable {
+    /// The physical databases behind the tables, by base name (generation 0 uses the base name).
+    static let physicalNames: [String] = {
+        var names: [String] = []
+        for table in ProjectionTable.allCases {
+            let name = physicalName(of: table)
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }()
+
+    static func physicalName(of table: ProjectionTable) -> String {
+        table.isUserScoped ? "proj.users" : table.rawValue
+    }
+
+    static func name(_ base: String, generation: UInt64) -> String {
+        generation == 0 ? base : "\(base)@\(generation)"
+    }
+
+    /// `proj.users@3` → `proj.users`; scratch prefixes are kept.
+    static func baseName(_ name: String) -> String {
+        String(name.split(separator: "@", maxSplits: 1).first ?? Substring(name))
+    }
+
+    /// Drops cached handles of generations that are no longer live (their databases were dropped).
+    func forget(_ generations: Generations) {
+        opened.withLock { _ = $0.removeValue(forKey: generations.encoded()) }
+    }
+
+    static let generationsKey = Array("projection-generations".utf8)
+
+    let environment: Environment
+    let meta: Database
+    private let opened = Mutex<[[UInt8]: ProjectionDatabases]>([:])
+    private let openLock = Mutex(())
+
+    init(environment: Environment) throws {
+        self.environment = environment
+        meta = try environment.openDatabase("ledger.meta")
+        let live = try environment.read { txn in try txn.get(meta, Self.generationsKey).map(Generations.decode) } ?? Generations()
+        _ = try open(live, create: true)
+    }
+
+    /// The live generation of each physical database; absent means 0.
+    struct Generations: Equatable, Sendable {
+        var values: [String: UInt64] = [:]
+
+        subscript(base: String) -> UInt64 {
+            get { values[base] ?? 0 }
+            set { values[base] = newValue == 0 ? nil : newValue }
+        }
+
+        func encoded() -> [UInt8] {
+            var w = BinaryWriter()
+            let live = values.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+            w.write(varint: UInt64(live.count))
+            for (name, gen) in live { w.write(string: name); w.write(varint: gen) }
+            return w.bytes
+        }
+
+        static func decode(_ bytes: [UInt8]) throws -> Generations {
+            try bytes.decode { r in
+                var g = Generations()
+                let n = try r.readVarUInt()
+                for _ in 0..<n { g.values[try r.readString()] = try r.readVarUInt() }
+                return g
+            }
+        }
+    }
+
+    struct NeedsHandles: Error {
+        let generations: Generations
+    }
+
+    func generations(in txn: Transaction) throws -> Generations {
+        try txn.get(meta, Self.generationsKey).map(Generations.decode) ?? Generations()
+    }
+
+    func setGenerations(_ g: Generations, in txn: Transaction) throws {
+        try txn.put(meta, Self.generationsKey, g.encoded())
+    }
+
+    /// The live databases for this transaction, or `NeedsHandles` when this process has not
+    /// opened them yet (handles must be opened before the transaction that uses them begins).
+    func resolve(in txn: Transaction) throws -> ProjectionDatabases {
+        let raw = try txn.get(meta, Self.generationsKey) ?? Generations().encoded()
+        if let hit = opened.withLock({ $0[raw] }) { return hit }
+        throw NeedsHandles(generations: try Generations.decode(raw))
+    }
+
+    /// Opens (creating when asked) the databases of `generations` and remembers them.
+    @discardableResult
+    func open(_ generations: Generations, create: Bool, prefix: String = "") throws -> ProjectionDatabases {
+        try openLock.withLock { _ in
+            let canCreate = create && !environment.configuration.readOnly
+            let dbs = try ProjectionDatabases(environment: environment, create: canCreate) { base in
+                prefix + Self.name(base, generation: generations[base])
+            }
+            if prefix.isEmpty { opened.withLock { $0[generations.encoded()] = dbs } }
+            return dbs
+        }
+    }
+}
