@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .library(name: "CommerceApp", targets: ["CommerceApp"]),
         .executable(name: "commerce", targets: ["commerce"]),
+        .executable(name: "commerce-rebuild", targets: ["commerce-rebuild"]),
+        .executable(name: "commerce-log", targets: ["commerce-log"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -47,10 +49,31 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: optimized
         ),
+        .target(
+            name: "CommerceCLI",
+            dependencies: [
+                "CommerceHTTP", "CommerceApp", "Commerce", "LedgerJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimized
+        ),
+        .executableTarget(
+            name: "commerce-rebuild",
+            dependencies: ["CommerceCLI", "CommerceApp", "Commerce", "LedgerJSON", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimized
+        ),
+        .executableTarget(
+            name: "commerce-log",
+            dependencies: [
+                "CommerceCLI", "CommerceHTTP", "CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec", "LedgerJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimized
+        ),
         .executableTarget(
             name: "commerce",
             dependencies: [
-                "CommerceHTTP", "CommerceApp", "Commerce", "EventLog", "LedgerJSON",
+                "CommerceCLI", "CommerceHTTP", "CommerceApp", "Commerce", "EventLog", "LedgerJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,7 +97,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON"]),
+        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON", "LMDB", "BinaryCodec"]),
         .testTarget(name: "CommerceAppTests", dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec"]),
     ]
 )

@@ -126,6 +126,11 @@ extension Ledger {
         }
     }
 
+    /// The projections whose tables live in a physical database (e.g. `proj.users`).
+    public func projectionNames(writing database: String) -> [String] {
+        projections.all.filter { $0.tables.contains { ProjectionCatalog.physicalName(of: $0) == database } }.map(\.name)
+    }
+
     /// The named projections plus every projection that shares a database with them (they are
     /// rebuilt together, since a database becomes live as a whole).
     public func projectionsToRebuild(_ names: [String]) throws -> [String] {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommerceCLI
 
 @main
 struct CommerceCLI: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommerceCLI
 import Commerce
 import CommerceApp
 import Foundation

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommerceCLI
 import CommerceApp
 import CommerceHTTP
 import Foundation
@@ -25,7 +26,7 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = .info
         let opened: Ledger
         do {
-            opened = try ledger.open()
+            opened = try ledger.open(mustExist: false)
         } catch {
             fail("\(error)", code: 3)
         }
@@ -39,6 +40,7 @@ struct Serve: AsyncParsableCommand {
         }
         let router = api.makeRouter(benchBaseline: benchBaseline)
         let startupLogger = logger
+        let (host, port, dataDirectory) = (self.host, self.port, ledger.dataDirectory)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "commerce"),
@@ -46,7 +48,7 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { channel in
                 // A plain line on stdout, so scripts and tests started with --port 0 learn the port.
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
-                startupLogger.info("commerce serving", metadata: ["data": "\(ledger.dataDirectory)"])
+                startupLogger.info("commerce serving", metadata: ["data": "\(dataDirectory)"])
             },
             eventLoopGroupProvider: ioThreads > 0 ? .shared(MultiThreadedEventLoopGroup(numberOfThreads: ioThreads)) : .singleton,
             logger: logger)

@@ -6,9 +6,11 @@ import Foundation
 import LedgerJSON
 
 /// Where the ledger lives and the rules it enforces; shared by every subcommand.
-struct LedgerOptions: ParsableArguments {
+public struct LedgerOptions: ParsableArguments {
+    public init() {}
+
     @Option(name: .customLong("data"), help: "Data directory (env COMMERCE_DATA).")
-    var dataDirectory: String = ProcessInfo.processInfo.environment["COMMERCE_DATA"] ?? "./data"
+    public var dataDirectory: String = ProcessInfo.processInfo.environment["COMMERCE_DATA"] ?? "./data"
 
     @Option(help: "Initial LMDB map size in MiB; it doubles on demand (env COMMERCE_MAP_SIZE_MB).")
     var mapSizeMb: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_MAP_SIZE_MB"] ?? "") ?? 256
@@ -19,19 +21,22 @@ struct LedgerOptions: ParsableArguments {
     @Option(help: "Time zone of calendar days (env COMMERCE_TIME_ZONE).")
     var timeZone: String = ProcessInfo.processInfo.environment["COMMERCE_TIME_ZONE"] ?? "Asia/Seoul"
 
+    @Flag(help: "Open the data directory read-only (e.g. a snapshot made by commerce-rebuild --until).")
+    public var readOnly = false
+
     @Option(help: "Smallest charge in won (env COMMERCE_MIN_CHARGE).")
     var minCharge: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MIN_CHARGE"] ?? "") ?? 10_000
 
     @Option(help: "Largest balance a charge may leave, in won (env COMMERCE_MAX_BALANCE).")
     var maxBalance: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "") ?? 10_000_000
 
-    func validate() throws {
+    public func validate() throws {
         guard mapSizeMb >= 1, maxMapSizeMb >= mapSizeMb else { throw ValidationError("--map-size-mb must be ≥ 1 and ≤ --max-map-size-mb") }
         guard DayCalendar.isValid(timeZoneIdentifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
         guard minCharge >= 1, maxBalance >= minCharge else { throw ValidationError("--min-charge must be ≥ 1 and ≤ --max-balance") }
     }
 
-    var configuration: LedgerConfiguration {
+    public var configuration: LedgerConfiguration {
         var rules = CommerceRules()
         rules.timeZoneIdentifier = timeZone
         rules.minChargeAmount = minCharge
@@ -39,10 +44,20 @@ struct LedgerOptions: ParsableArguments {
         return LedgerConfiguration(
             dataDirectory: dataDirectory,
             environment: .init(mapSize: mapSizeMb << 20, maxMapSize: maxMapSizeMb << 20),
-            rules: rules)
+            rules: rules, readOnly: readOnly)
     }
 
-    func open() throws -> Ledger {
+    /// Opens the ledger; `mustExist` refuses a directory that holds no ledger instead of creating one.
+    public func open(mustExist: Bool = false) throws -> Ledger {
+        var isDirectory: ObjCBool = false
+        if mustExist || readOnly {
+            guard FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CLIError.store("no data directory at \(dataDirectory)")
+            }
+            guard FileManager.default.fileExists(atPath: dataDirectory + "/data.mdb") else {
+                throw CLIError.store("\(dataDirectory) is not a ledger (no data.mdb)")
+            }
+        }
         do {
             return try Ledger(configuration: configuration)
         } catch {
@@ -52,7 +67,7 @@ struct LedgerOptions: ParsableArguments {
 }
 
 /// One line on stderr and an exit code that says what kind of failure it was.
-enum CLIError: Error {
+public enum CLIError: Error {
     case refused(CommerceError)
     case usage(String)
     case store(String)
@@ -60,9 +75,15 @@ enum CLIError: Error {
 
 extension ParsableCommand {
     /// Runs `body`, printing its JSON on success and one error line on failure.
-    func run(_ body: () throws -> JSONValue) throws {
+    public func run(_ body: () throws -> JSONValue) throws {
+        try runPrinting { print(try body().render()) }
+    }
+
+    /// Runs `body`; any failure becomes one line on stderr and an exit code by kind:
+    /// 1 refused by the rules (or a failed check), 2 bad usage, 3 the store failed.
+    public func runPrinting(_ body: () throws -> Void) throws {
         do {
-            print(try body().render())
+            try body()
         } catch let error as CommerceError {
             fail("\(error.code.rawValue): \(error.message)", code: 1)
         } catch CLIError.refused(let error) {
@@ -78,17 +99,17 @@ extension ParsableCommand {
         }
     }
 
-    func fail(_ message: String, code: Int32) -> Never {
+    public func fail(_ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         Foundation.exit(code)
     }
 }
 
 extension Ledger {
-    var render: ViewRendering { ViewRendering(calendar: calendar) }
+    public var render: ViewRendering { ViewRendering(calendar: calendar) }
 
     /// The JSON a command's result prints as; a recorded order failure is an error with its order id.
-    func json(_ outcome: CommandOutcome) throws -> JSONValue {
+    public func json(_ outcome: CommandOutcome) throws -> JSONValue {
         switch outcome.result {
         case let .pointsCharged(user, balance): return .object([("userId", .int(user)), ("balance", .int(balance))])
         case let .product(p): return render.product(p)

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Commerce
+import CommerceApp
+import CommerceCLI
+import EventLog
+import Foundation
+import LedgerJSON
+
+struct Tail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The newest events; -f follows new appends.")
+    @OptionGroup var ledger: LedgerOptions
+    @OptionGroup var filters: FilterOptions
+    @Option(name: .short, help: "How many of the newest matching events.") var n = 20
+    @Flag(name: .short, help: "Keep printing events as they are appended (Ctrl-C to stop).") var follow = false
+    @Flag(help: "JSON lines instead of a table.") var json = false
+
+    func run() async throws {
+        var printer: EventPrinter?
+        var next: UInt64 = 0
+        var filter = EventLog.Filter()
+        var l: Ledger?
+        try runPrinting {
+            let opened = try ledger.open(mustExist: true)
+            l = opened
+            filter = try filters.filter()
+            let head = try opened.log.head()
+            // Walk back from the head in pages until n matching events are found.
+            var found: [EventRecord] = []
+            var upper = head
+            while found.count < n && upper > (filters.after ?? 0) {
+                let from = max(filters.after ?? 0, upper > 10_000 ? upper - 10_000 : 0)
+                let page = try opened.events(after: from, limit: Int(upper - from), filter: filter)
+                found = page.suffix(n - found.count) + found
+                upper = from
+            }
+            let p = EventPrinter(json: json, render: opened.render)
+            p.header()
+            for r in found { p.print(r) }
+            printer = p
+            next = head
+        }
+        guard follow, let printer, let l else { return }
+        for try await record in l.log.subscribe(after: next, pollInterval: .milliseconds(200)) where filterMatches(filter, record) {
+            printer.print(record)
+        }
+    }
+
+    func filterMatches(_ f: EventLog.Filter, _ r: EventRecord) -> Bool {
+        (f.types?.contains(r.type) ?? true) && (f.commandId.map { $0 == r.commandId } ?? true)
+            && (f.since.map { r.timestamp >= $0 } ?? true) && (f.until.map { r.timestamp < $0 } ?? true)
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One event by position.")
+    @OptionGroup var ledger: LedgerOptions
+    @Argument(help: "Log position.") var position: UInt64
+    @Flag(help: "JSON instead of a table row.") var json = false
+
+    func run() throws {
+        try runPrinting {
+            let l = try ledger.open(mustExist: true)
+            guard let record = try l.environment.read({ try l.log.event(at: position, in: $0) }) else {
+                throw CLIError.usage("no event at position \(position) (head is \(try l.log.head()))")
+            }
+            let p = EventPrinter(json: json, render: l.render)
+            p.header()
+            p.print(record)
+        }
+    }
+}
+
+struct StreamCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stream", abstract: "One stream's events with their versions (e.g. user-42, order-7).")
+    @OptionGroup var ledger: LedgerOptions
+    @OptionGroup var filters: FilterOptions
+    @Argument(help: "Stream name.") var name: String
+    @Flag(help: "JSON lines instead of a table.") var json = false
+
+    func run() throws {
+        try runPrinting {
+            let l = try ledger.open(mustExist: true)
+            let records = try l.events(after: filters.after ?? 0, limit: .max, filter: try filters.filter(stream: name))
+            let p = EventPrinter(json: json, render: l.render)
+            p.header()
+            for r in records { p.print(r) }
+        }
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Head, counts per type and per day, disk and map usage, projection and subscriber lag.")
+    @OptionGroup var ledger: LedgerOptions
+    @Flag(help: "JSON instead of text.") var json = false
+
+    func run() throws {
+        try runPrinting {
+            let l = try ledger.open(mustExist: true)
+            let status = try l.subscriberStatus()
+            var byType: [String: Int] = [:]
+            var byDay: [Int64: Int] = [:]
+            let calendar = l.calendar
+            try l.environment.read { txn in
+                try l.log.forEach(after: 0, in: txn) { r in
+                    byType[r.type, default: 0] += 1
+                    byDay[calendar.day(of: r.timestamp), default: 0] += 1
+                    return true
+                }
+            }
+            let info = l.environment.info()
+            let fileBytes = (try? FileManager.default.attributesOfItem(atPath: ledger.dataDirectory + "/data.mdb")[.size] as? Int) ?? 0
+            let value = JSONValue.object([
+                ("head", .int(Int64(status.head))),
+                ("headAt", status.headTimestamp.map { .string(calendar.format($0)) } ?? .null),
+                ("eventsByType", .object(byType.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
+                ("eventsByDay", .object(byDay.sorted { $0.key < $1.key }.map { (ISO8601.formatDay($0.key), .int(Int64($0.value))) })),
+                ("bytesOnDisk", .int(Int64(fileBytes))), ("mapBytes", .int(Int64(info.mapSize))), ("mapUsedBytes", .int(Int64(info.usedBytes))),
+                ("mapUsedPercent", .double((Double(info.usedBytes) / Double(max(info.mapSize, 1)) * 1000).rounded() / 10)),
+                ("projections", .array(status.projections.map { p in
+                    .object([("name", .string(p.name)), ("position", .int(Int64(p.position))),
+                             ("lagEvents", .int(Int64(status.head > p.position ? status.head - p.position : 0)))])
+                })),
+                ("subscribers", .array(status.subscribers.map { s in
+                    .object([("name", .string(s.name)), ("checkpoint", .int(Int64(s.checkpoint))), ("lagEvents", .int(Int64(s.lagEvents))),
+                             ("lagSeconds", .double(s.lagSeconds)), ("aheadOfHead", .bool(s.isAheadOfHead))])
+                })),
+            ])
+            if json { print(value.render()); return }
+            print("head            \(status.head)\(status.headTimestamp.map { " at " + calendar.format($0) } ?? "")")
+            print("disk            \(fileBytes) bytes; map \(info.usedBytes) of \(info.mapSize) bytes used")
+            print("events by type")
+            for (type, n) in byType.sorted(by: { $0.key < $1.key }) { print("  \(type.padding(toLength: 24, withPad: " ", startingAt: 0)) \(n)") }
+            print("events by day")
+            for (day, n) in byDay.sorted(by: { $0.key < $1.key }) { print("  \(ISO8601.formatDay(day))               \(n)") }
+            print("projections")
+            for p in status.projections { print("  \(p.name.padding(toLength: 24, withPad: " ", startingAt: 0)) at \(p.position), lag \(status.head > p.position ? status.head - p.position : 0)") }
+            print("subscribers")
+            for s in status.subscribers {
+                let flag = s.isAheadOfHead ? "  AHEAD OF HEAD (restored from an older backup?)" : ""
+                print("  \(s.name.padding(toLength: 24, withPad: " ", startingAt: 0)) at \(s.checkpoint), lag \(s.lagEvents) events / \(String(format: "%.1f", s.lagSeconds)) s\(flag)")
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import BinaryCodec
+import Foundation
+import LedgerJSON
+import LMDB
+import Testing
+
+/// A data directory with a little of everything, made through the real `commerce` CLI.
+func seededLedger() throws -> ScratchDirectory {
+    let dir = ScratchDirectory()
+    let d = ["--data", dir.path]
+    for (name, price) in [("Mug", 12_000), ("Pen", 1_500)] {
+        _ = try run("commerce", ["product", "add", "--name", name, "--price", "\(price)", "--stock", "50"] + d)
+    }
+    _ = try run("commerce", ["coupon", "define", "--name", "Ten", "--percent", "10", "--total", "5",
+                             "--starts", "2020-01-01T00:00:00Z", "--ends", "2099-01-01T00:00:00Z", "--valid-days", "7"] + d)
+    for user in 1...3 {
+        _ = try run("commerce", ["charge", "--user", "\(user)", "--amount", "100000"] + d)
+        _ = try run("commerce", ["issue-coupon", "--user", "\(user)", "--coupon", "1"] + d)
+        _ = try run("commerce", ["order", "--user", "\(user)", "--item", "1:1", "--item", "2:2", "--coupon", "1"] + d)
+    }
+    _ = try run("commerce", ["request-coupon", "--user", "9", "--coupon", "1"] + d)
+    _ = try run("commerce", ["process-requests"] + d)
+    _ = try run("commerce", ["compensate", "--order", "2", "--reason", "cancel"] + d)
+    return dir
+}
+
+@Suite struct RebuildToolTests {
+    @Test func rebuildAndVerify() throws {
+        let dir = try seededLedger()
+        let rebuilt = try run("commerce-rebuild", ["--data", dir.path, "--json"])
+        #expect(rebuilt.status == 0)
+        let summary = try #require(rebuilt.json)
+        #expect(summary["events"]?.intValue ?? 0 > 20)
+        #expect(summary["projections"]?.arrayValue?.count == 9)
+        #expect(summary["tables"]?.arrayValue?.first { $0["table"] == .string("proj.products") }?["rows"] == .int(2))
+        #expect(!rebuilt.stderr.isEmpty)  // progress lines
+        let named = try run("commerce-rebuild", ["--data", dir.path, "--projection", "products", "--json"])
+        #expect(named.json?["projections"] == .array([.string("products")]))
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
+        #expect(try run("commerce", ["balance", "--data", dir.path, "--user", "2"]).json?["balance"] == .int(100_000))
+        let unknown = try run("commerce-rebuild", ["--data", dir.path, "--projection", "nope"])
+        #expect(unknown.status != 0 && unknown.stderrLines.count == 1)
+    }
+
+    @Test func verifyNamesTheFirstDifference() throws {
+        let dir = try seededLedger()
+        do {
+            let env = try Environment(path: dir.path)
+            let products = try env.openDatabase("proj.products")
+            try env.write { try $0.put(products, Keys.uint64(1), [9, 9]) }
+        }
+        let verify = try run("commerce-rebuild", ["--data", dir.path, "--verify"])
+        #expect(verify.status == 1)
+        #expect(verify.stderr.contains("products") && verify.stderr.contains("0000000000000001") && verify.stderr.contains("0909"))
+        #expect(try run("commerce-rebuild", ["--data", dir.path]).status == 0)
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
+    }
+
+    @Test func timeTravelIntoASeparateDirectory() throws {
+        let dir = try seededLedger()
+        let head = try #require(try run("commerce-log", ["stats", "--data", dir.path, "--json"]).json?["head"]?.intValue)
+        let before = try run("commerce", ["balance", "--data", dir.path, "--user", "1"]).json?["balance"]
+        _ = try run("commerce", ["charge", "--data", dir.path, "--user", "1", "--amount", "50000"])
+        let out = ScratchDirectory()
+        let snap = try run("commerce-rebuild", ["--data", dir.path, "--until", "\(head)", "--output", out.path + "/then"])
+        #expect(snap.status == 0)
+        #expect(try run("commerce", ["balance", "--read-only", "--data", out.path + "/then", "--user", "1"]).json?["balance"] == before)
+        #expect(try run("commerce", ["balance", "--data", dir.path, "--user", "1"]).json?["balance"] != before)
+        let refused = try run("commerce", ["charge", "--read-only", "--data", out.path + "/then", "--user", "1", "--amount", "10000"])
+        #expect(refused.status == 3 && refused.stderr.contains("read-only"))
+        // By time: before everything there is nothing.
+        let empty = try run("commerce-rebuild", ["--data", dir.path, "--until", "2000-01-01T00:00:00Z", "--output", out.path + "/empty"])
+        #expect(empty.status == 0)
+        #expect(try run("commerce", ["balance", "--read-only", "--data", out.path + "/empty", "--user", "1"]).json?["balance"] == .int(0))
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--until", "\(head)"]).status != 0)
+    }
+
+    @Test func rebuildWhileTheServerWrites() async throws {
+        let dir = try seededLedger()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        let load = Task {
+            var ok = 0
+            for user in 100..<400 {
+                if try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#).status == 200 { ok += 1 }
+            }
+            return ok
+        }
+        let rebuild = try run("commerce-rebuild", ["--data", dir.path, "--chunk", "10"])
+        #expect(rebuild.status == 0)
+        #expect(try await load.value == 300)
+        for user in [100, 250, 399] {
+            #expect(try await server.call("GET", "/users/\(user)/points").json["balance"] == .int(10_000))
+        }
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
+    }
+}
+
+@Suite struct LogToolTests {
+    @Test func tailShowStreamAndFilters() throws {
+        let dir = try seededLedger()
+        let d = ["--data", dir.path]
+        let tail = try run("commerce-log", ["tail", "-n", "3", "--json"] + d)
+        let lines = tail.stdout.split(separator: "\n")
+        #expect(tail.status == 0 && lines.count == 3)
+        #expect((try? JSONParser.parse(Array(lines[2].utf8)))?["type"] == .string("OrderCompensated"))
+        let table = try run("commerce-log", ["tail", "-n", "2"] + d)
+        #expect(table.stdout.hasPrefix("POSITION") && !table.stdout.contains("\u{1B}["))
+        let show = try run("commerce-log", ["show", "1", "--json"] + d)
+        #expect(show.json?["type"] == .string("ProductRegistered") && show.json?["position"] == .int(1))
+        #expect(try run("commerce-log", ["show", "9999"] + d).status != 0)
+        let stream = try run("commerce-log", ["stream", "user-1", "--json"] + d).stdout.split(separator: "\n").compactMap { try? JSONParser.parse(Array($0.utf8)) }
+        #expect(stream.compactMap { $0["version"]?.intValue } == [1, 2])
+        #expect(stream.allSatisfy { $0["stream"] == .string("user-1") })
+        let orders = try run("commerce-log", ["tail", "-n", "100", "--type", "OrderCompleted", "--json"] + d).stdout.split(separator: "\n")
+        #expect(orders.count == 3)
+        let after = try run("commerce-log", ["tail", "-n", "100", "--after", "20", "--json"] + d).stdout.split(separator: "\n")
+        #expect(after.compactMap { (try? JSONParser.parse(Array($0.utf8)))?["position"]?.intValue }.allSatisfy { $0 > 20 })
+        let order = try #require(try JSONParser.parse(Array(orders[0].utf8))["commandId"]?.stringValue)
+        let correlated = try run("commerce-log", ["tail", "-n", "100", "--correlation", order, "--json"] + d).stdout.split(separator: "\n")
+        #expect(correlated.count == 5)  // 2 stock deductions, coupon use, points use, completion
+        #expect(try run("commerce-log", ["tail", "--since", "2099-01-01T00:00:00Z", "--json"] + d).stdout.isEmpty)
+        #expect(try run("commerce-log", ["tail", "--until", "2000-01-01T00:00:00Z", "--json"] + d).stdout.isEmpty)
+        #expect(try run("commerce-log", ["tail", "--since", "yesterday"] + d).status == 2)
+    }
+
+    @Test func tailFollowsNewAppends() throws {
+        let dir = try seededLedger()
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: Binaries.path("commerce-log"))
+        follower.arguments = ["tail", "-f", "-n", "0", "--json", "--data", dir.path]
+        let out = Pipe()
+        follower.standardOutput = out
+        try follower.run()
+        defer { kill(follower.processIdentifier, SIGTERM); follower.waitUntilExit() }
+        usleep(300_000)
+        _ = try run("commerce", ["charge", "--data", dir.path, "--user", "77", "--amount", "10000"])
+        var seen = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !seen.contains("user-77") && Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(seen.contains(#""stream":"user-77""#))
+    }
+
+    @Test func statsShowsLagAndFlagsACheckpointAheadOfTheHead() throws {
+        let dir = try seededLedger()
+        let stats = try #require(try run("commerce-log", ["stats", "--json", "--data", dir.path]).json)
+        let head = try #require(stats["head"]?.intValue)
+        #expect(stats["eventsByType"]?["OrderCompleted"] == .int(3))
+        #expect(stats["eventsByDay"].map { if case let .object(f) = $0 { return f.count } else { return 0 } } == 1)
+        #expect(stats["mapUsedBytes"]?.intValue ?? 0 > 0 && stats["bytesOnDisk"]?.intValue ?? 0 > 0)
+        #expect(stats["projections"]?.arrayValue?.allSatisfy { $0["lagEvents"] == .int(0) } == true)
+        let issuer = stats["subscribers"]?.arrayValue?.first { $0["name"] == .string("coupon-issuer") }
+        #expect(issuer?["aheadOfHead"] == .bool(false))
+        // A checkpoint past the head, as after restoring an older backup.
+        do {
+            let env = try Environment(path: dir.path)
+            let checkpoints = try env.openDatabase("log.checkpoints")
+            try env.write { try $0.put(checkpoints, Array("outbox-relay".utf8), Keys.uint64(UInt64(head) + 10)) }
+        }
+        let flagged = try run("commerce-log", ["stats", "--data", dir.path])
+        #expect(flagged.stdout.contains("outbox-relay") && flagged.stdout.contains("AHEAD OF HEAD"))
+    }
+
+    @Test func verifyFindsTheFirstBadRecord() throws {
+        let dir = try seededLedger()
+        #expect(try run("commerce-log", ["verify", "--data", dir.path]).status == 0)
+        do {
+            let env = try Environment(path: dir.path)
+            let events = try env.openDatabase("log.events")
+            try env.write { txn in
+                var raw = try #require(try txn.get(events, Keys.uint64(7)))
+                raw[raw.count - 1] ^= 0x55
+                try txn.put(events, Keys.uint64(7), raw)
+            }
+        }
+        let bad = try run("commerce-log", ["verify", "--data", dir.path])
+        #expect(bad.status == 1 && bad.stderrLines.count == 1 && bad.stderr.contains("position 7"))
+    }
+
+    @Test func exportImportReproducesTheProjections() throws {
+        let dir = try seededLedger()
+        let file = dir.path + "/../export-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(try run("commerce-log", ["export", "--data", dir.path, "--output", file]).status == 0)
+        let target = ScratchDirectory()
+        let imported = try run("commerce-log", ["import", file, "--data", target.path + "/copy"])
+        #expect(imported.status == 0)
+        #expect(try run("commerce-rebuild", ["--data", target.path + "/copy", "--verify"]).status == 0)
+        let a = try run("commerce-rebuild", ["--data", dir.path, "--json"]).json?["tables"]
+        let b = try run("commerce-rebuild", ["--data", target.path + "/copy", "--json"]).json?["tables"]
+        #expect(a != nil && a == b)
+        let again = try run("commerce-log", ["import", file, "--data", target.path + "/copy"])
+        #expect(again.status == 2 && again.stderr.contains("empty"))
+        let original = try run("commerce-log", ["export", "--data", dir.path]).stdout
+        let copy = try run("commerce-log", ["export", "--data", target.path + "/copy"]).stdout
+        #expect(original == copy)
+    }
+
+    @Test func hotBackupOpensVerifiesAndServes() async throws {
+        let dir = try seededLedger()
+        let server = try ServerProcess(data: dir.path)
+        let writes = Task {
+            for user in 500..<600 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
+        }
+        let backupDir = ScratchDirectory()
+        let backup = try run("commerce-log", ["backup", backupDir.path + "/bk", "--data", dir.path])
+        #expect(backup.status == 0 && backup.stdout.contains("verified"))
+        try await writes.value
+        server.stop()
+        #expect(try run("commerce-log", ["verify", "--data", backupDir.path + "/bk"]).status == 0)
+        let copy = try ServerProcess(data: backupDir.path + "/bk")
+        defer { copy.stop() }
+        #expect(try await copy.call("GET", "/users/1/points").json["balance"] != .null)
+        #expect(try await copy.call("GET", "/products/1").json["name"] == .string("Mug"))
+    }
+
+    @Test func errorsAreOneLine() throws {
+        let missing = try run("commerce-log", ["stats", "--data", "/no/such/ledger"])
+        #expect(missing.status == 3 && missing.stderrLines.count == 1 && missing.stderr.contains("no data directory"))
+        let notLedger = ScratchDirectory()
+        let empty = try run("commerce-log", ["tail", "--data", notLedger.path])
+        #expect(empty.status == 3 && empty.stderr.contains("not a ledger"))
+        try Data(repeating: 0xAB, count: 64 * 1024).write(to: URL(fileURLWithPath: notLedger.path + "/data.mdb"))
+        let corrupt = try run("commerce-log", ["verify", "--data", notLedger.path])
+        #expect(corrupt.status == 3 && corrupt.stderrLines.count == 1)
+        #expect(try run("commerce-rebuild", ["--data", "/no/such/ledger"]).status == 3)
+    }
+}
