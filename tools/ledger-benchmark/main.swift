@@ -12,6 +12,7 @@ struct Options {
     var directory = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-bench-\(getpid())").path
     var callers = [1, 64, 1024]
     var only: String?
+    var events = 10_000_000
 
     init(_ args: [String]) {
         var i = 1
@@ -22,6 +23,7 @@ struct Options {
             case "--dir": i += 1; directory = args[i]
             case "--callers": i += 1; callers = args[i].split(separator: ",").compactMap { Int($0) }
             case "--only": i += 1; only = args[i]
+            case "--events": i += 1; events = Int(args[i]) ?? events
             default: break
             }
             i += 1
@@ -77,6 +79,34 @@ final class Counter: @unchecked Sendable {
 print("ledger-benchmark: \(options.seconds) s per run, nested-transaction isolation \(options.isolate ? "on" : "off"), data in \(options.directory)")
 
 func wanted(_ name: String) -> Bool { options.only == nil || options.only == name }
+
+// Rebuild speed on a large log: N events (charges over 1M users, 10% orders), then a full rebuild.
+if options.only == "rebuild" {
+    for p in 0..<100 { _ = try ledger.execute(.registerProduct(name: "Product \(p)", price: 1_000, stock: 1_000_000_000)) }
+    let t0 = ContinuousClock.now
+    var n = 0
+    var seed: UInt64 = 42
+    func random(_ bound: Int) -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int((seed >> 33) % UInt64(bound)) }
+    while try ledger.log.head() < UInt64(options.events) {
+        let batch: [CommerceCommand] = (0..<10_000).map { _ in
+            n += 1
+            if n % 10 == 0 {
+                let p = Int64(random(97) + 1)
+                return .placeOrder(userId: Int64(random(1_000_000) + 1), items: [.init(productId: p, quantity: 1), .init(productId: p + 1, quantity: 1)], couponId: nil)
+            }
+            return .chargePoints(userId: Int64(random(1_000_000) + 1), amount: 10_000)
+        }
+        _ = try ledger.execute(batch: batch)
+    }
+    let head = try ledger.log.head()
+    print("generated \(head) events in \(String(format: "%.1f", (ContinuousClock.now - t0) / .seconds(1))) s")
+    let report = try ledger.rebuildProjections(chunk: 100_000)
+    print("rebuild        \(report.events) events in \(String(format: "%.2f", report.seconds)) s = \(format(report.eventsPerSecond)) events/s")
+    let info = ledger.environment.info()
+    print("data           \(info.usedBytes / 1_048_576) MiB used of a \(info.mapSize / 1_048_576) MiB map")
+    try? FileManager.default.removeItem(atPath: options.directory)
+    exit(0)
+}
 
 // The writer's own cost, without callers: batches of 1,000 charges decided on this thread.
 if options.only == "writer" {

@@ -161,7 +161,7 @@ public struct CouponIssueRejected: DomainEvent {
 }
 
 /// A held coupon spent on an order (CouponUsed) or given back by compensation (CouponRestored).
-public struct CouponUse: Sendable, Equatable {
+public struct CouponUse: EventShape {
     public let couponId: Int64
     public let userId: Int64
     public let orderId: Int64
@@ -172,37 +172,24 @@ public struct CouponUse: Sendable, Equatable {
         self.orderId = orderId
     }
 
-    func encode(into w: inout BinaryWriter) { w.write(varint: couponId); w.write(varint: userId); w.write(varint: orderId) }
-    static func decode(from r: inout BinaryReader) throws -> Self {
+    public var stream: String { Streams.coupon(couponId) }
+    public func encode(into w: inout BinaryWriter) { w.write(varint: couponId); w.write(varint: userId); w.write(varint: orderId) }
+    public static func decode(from r: inout BinaryReader) throws -> Self {
         .init(couponId: try r.readVarInt(), userId: try r.readVarInt(), orderId: try r.readVarInt())
     }
-    var json: JSONValue { .object([("couponId", .int(couponId)), ("userId", .int(userId)), ("orderId", .int(orderId))]) }
+    public var json: JSONValue { .object([("couponId", .int(couponId)), ("userId", .int(userId)), ("orderId", .int(orderId))]) }
 }
 
-public struct CouponUsed: DomainEvent {
+public struct CouponUsed: ShapedEvent {
     public static let type = "CouponUsed"
-    public static let schemaVersion: UInt16 = 1
     public let use: CouponUse
-    public var stream: String { Streams.coupon(use.couponId) }
+    public var shape: CouponUse { use }
     public init(_ use: CouponUse) { self.use = use }
-    public func encode(into w: inout BinaryWriter) { use.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try CouponUse.decode(from: &r))
-    }
-    public var json: JSONValue { use.json }
 }
 
-public struct CouponRestored: DomainEvent {
+public struct CouponRestored: ShapedEvent {
     public static let type = "CouponRestored"
-    public static let schemaVersion: UInt16 = 1
     public let use: CouponUse
-    public var stream: String { Streams.coupon(use.couponId) }
+    public var shape: CouponUse { use }
     public init(_ use: CouponUse) { self.use = use }
-    public func encode(into w: inout BinaryWriter) { use.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try CouponUse.decode(from: &r))
-    }
-    public var json: JSONValue { use.json }
 }

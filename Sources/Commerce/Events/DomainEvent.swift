@@ -24,3 +24,30 @@ extension DomainEvent {
         guard allowed.contains(v) else { throw DecodingError("\(type) schema version \(v) is not known") }
     }
 }
+
+/// A payload shape several event types share (a use and a refund of points, a restock and a
+/// deduction of stock, a use and a restoration of a coupon). The shape knows its stream.
+public protocol EventShape: Sendable, Equatable {
+    var stream: String { get }
+    func encode(into w: inout BinaryWriter)
+    static func decode(from r: inout BinaryReader) throws -> Self
+    var json: JSONValue { get }
+}
+
+/// An event that is one shape under its own type name; coding and rendering come from the shape.
+public protocol ShapedEvent: DomainEvent {
+    associatedtype Shape: EventShape
+    var shape: Shape { get }
+    init(_ shape: Shape)
+}
+
+extension ShapedEvent {
+    public static var schemaVersion: UInt16 { 1 }
+    public var stream: String { shape.stream }
+    public func encode(into w: inout BinaryWriter) { shape.encode(into: &w) }
+    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
+        try requireVersion(schemaVersion, 1...1)
+        return Self(try Shape.decode(from: &r))
+    }
+    public var json: JSONValue { shape.json }
+}

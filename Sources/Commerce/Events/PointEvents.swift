@@ -30,7 +30,7 @@ public struct PointCharged: DomainEvent {
 }
 
 /// Points paid for an order (USE) or given back on compensation (REFUND) share this shape.
-public struct PointMovement: Sendable, Equatable {
+public struct PointMovement: EventShape {
     public let userId: Int64
     public let amount: Int64
     public let balanceAfter: Int64
@@ -43,43 +43,31 @@ public struct PointMovement: Sendable, Equatable {
         self.orderId = orderId
     }
 
-    func encode(into w: inout BinaryWriter) {
+    public var stream: String { Streams.user(userId) }
+
+    public func encode(into w: inout BinaryWriter) {
         w.write(varint: userId); w.write(varint: amount); w.write(varint: balanceAfter); w.write(varint: orderId)
     }
 
-    static func decode(from r: inout BinaryReader) throws -> Self {
+    public static func decode(from r: inout BinaryReader) throws -> Self {
         .init(userId: try r.readVarInt(), amount: try r.readVarInt(), balanceAfter: try r.readVarInt(), orderId: try r.readVarInt())
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         .object([("userId", .int(userId)), ("amount", .int(amount)), ("balanceAfter", .int(balanceAfter)), ("orderId", .int(orderId))])
     }
 }
 
-public struct PointUsed: DomainEvent {
+public struct PointUsed: ShapedEvent {
     public static let type = "PointUsed"
-    public static let schemaVersion: UInt16 = 1
     public let movement: PointMovement
-    public var stream: String { Streams.user(movement.userId) }
+    public var shape: PointMovement { movement }
     public init(_ movement: PointMovement) { self.movement = movement }
-    public func encode(into w: inout BinaryWriter) { movement.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try PointMovement.decode(from: &r))
-    }
-    public var json: JSONValue { movement.json }
 }
 
-public struct PointRefunded: DomainEvent {
+public struct PointRefunded: ShapedEvent {
     public static let type = "PointRefunded"
-    public static let schemaVersion: UInt16 = 1
     public let movement: PointMovement
-    public var stream: String { Streams.user(movement.userId) }
+    public var shape: PointMovement { movement }
     public init(_ movement: PointMovement) { self.movement = movement }
-    public func encode(into w: inout BinaryWriter) { movement.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try PointMovement.decode(from: &r))
-    }
-    public var json: JSONValue { movement.json }
 }

@@ -32,7 +32,7 @@ public struct ProductRegistered: DomainEvent {
 }
 
 /// A change of one product's stock; `orderId` is nil for a restock.
-public struct StockChange: Sendable, Equatable {
+public struct StockChange: EventShape {
     public let productId: Int64
     public let quantity: Int64
     public let stockAfter: Int64
@@ -45,59 +45,40 @@ public struct StockChange: Sendable, Equatable {
         self.orderId = orderId
     }
 
-    func encode(into w: inout BinaryWriter) {
+    public var stream: String { Streams.product(productId) }
+
+    public func encode(into w: inout BinaryWriter) {
         w.write(varint: productId); w.write(varint: quantity); w.write(varint: stockAfter)
         w.write(optional: orderId) { $0.write(varint: $1) }
     }
 
-    static func decode(from r: inout BinaryReader) throws -> Self {
+    public static func decode(from r: inout BinaryReader) throws -> Self {
         .init(productId: try r.readVarInt(), quantity: try r.readVarInt(), stockAfter: try r.readVarInt(),
               orderId: try r.readOptional { try $0.readVarInt() })
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         .object([("productId", .int(productId)), ("quantity", .int(quantity)), ("stockAfter", .int(stockAfter)), ("orderId", .optional(orderId))])
     }
 }
 
-public struct ProductRestocked: DomainEvent {
+public struct ProductRestocked: ShapedEvent {
     public static let type = "ProductRestocked"
-    public static let schemaVersion: UInt16 = 1
     public let change: StockChange
-    public var stream: String { Streams.product(change.productId) }
+    public var shape: StockChange { change }
     public init(_ change: StockChange) { self.change = change }
-    public func encode(into w: inout BinaryWriter) { change.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try StockChange.decode(from: &r))
-    }
-    public var json: JSONValue { change.json }
 }
 
-public struct StockDeducted: DomainEvent {
+public struct StockDeducted: ShapedEvent {
     public static let type = "StockDeducted"
-    public static let schemaVersion: UInt16 = 1
     public let change: StockChange
-    public var stream: String { Streams.product(change.productId) }
+    public var shape: StockChange { change }
     public init(_ change: StockChange) { self.change = change }
-    public func encode(into w: inout BinaryWriter) { change.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try StockChange.decode(from: &r))
-    }
-    public var json: JSONValue { change.json }
 }
 
-public struct StockRestored: DomainEvent {
+public struct StockRestored: ShapedEvent {
     public static let type = "StockRestored"
-    public static let schemaVersion: UInt16 = 1
     public let change: StockChange
-    public var stream: String { Streams.product(change.productId) }
+    public var shape: StockChange { change }
     public init(_ change: StockChange) { self.change = change }
-    public func encode(into w: inout BinaryWriter) { change.encode(into: &w) }
-    public static func decode(schemaVersion: UInt16, from r: inout BinaryReader) throws -> Self {
-        try requireVersion(schemaVersion, 1...1)
-        return .init(try StockChange.decode(from: &r))
-    }
-    public var json: JSONValue { change.json }
 }
