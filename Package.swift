@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "LedgerJSON", swiftSettings: optimized),
         .target(name: "EventLog", dependencies: ["LMDB", "BinaryCodec"], swiftSettings: optimized),
         .target(name: "Commerce", dependencies: ["BinaryCodec", "LedgerJSON"], swiftSettings: optimized),
-        .target(name: "CommerceApp", dependencies: ["LMDB", "EventLog", "Commerce", "BinaryCodec"], swiftSettings: optimized),
+        .target(name: "CommerceApp", dependencies: ["LMDB", "EventLog", "Commerce", "BinaryCodec", "LedgerJSON"], swiftSettings: optimized),
         .target(
             name: "CommerceHTTP",
             dependencies: [

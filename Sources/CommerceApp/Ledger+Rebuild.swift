@@ -36,7 +36,7 @@ extension Ledger {
             counted()
             let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
             let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
-            if let only {
+            if let only, only.count < projections.all.count {
                 try projections.apply(recorded, to: store, only: only)
             } else {
                 try projections.apply(recorded, to: store)
@@ -150,57 +150,143 @@ extension Ledger {
         return all.map(\.name).filter(chosen.contains)
     }
 
-    /// Rebuilds projections (all when `names` is empty) by folding the log from position 0 into a
-    /// new generation of their databases, in chunks that each hold the writer only briefly, then
-    /// catching up to the head and making the new generation live in one short write transaction.
-    /// Safe while a server writes to the same environment. Never re-decides anything: the issuance
-    /// processor's decisions are events, and subscriber checkpoints are left alone.
-    public func rebuildProjections(_ names: [String] = [], chunk: Int = 20_000, progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> RebuildReport {
+    /// Folds already-read records into `target` inside `txn` (of any environment).
+    func apply(_ records: [EventRecord], into target: ProjectionDatabases, txn: Transaction, only: Set<String>) throws {
+        let store = LMDBProjectionStore(txn: txn, tables: target)
+        let everything = only.count >= projections.all.count
+        for record in records {
+            let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
+            let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
+            if everything {
+                try projections.apply(recorded, to: store)
+            } else {
+                try projections.apply(recorded, to: store, only: only)
+            }
+        }
+    }
+
+    /// Rebuilds projections (all when `names` is empty) without holding the writer for long:
+    ///
+    /// 1. fold the whole log, read in read transactions, into a scratch environment of its own
+    ///    (not durable, large transactions: each page is written about once);
+    /// 2. copy the folded tables, in key order, into a new generation of the live databases, in
+    ///    chunks (the new generation is not live yet, so chunks are harmless);
+    /// 3. fold what was appended meanwhile into the new generation, in chunks, until little is left;
+    /// 4. in one short write transaction: fold the rest, make the new generation live, record the
+    ///    projections' positions and drop the old generation.
+    ///
+    /// Queries see the old tables or the new ones, never a mix. Safe while a server writes to the
+    /// same environment. Never re-decides anything: the issuance processor's decisions are events,
+    /// and subscriber checkpoints are left alone.
+    public func rebuildProjections(_ names: [String] = [], chunk: Int = 1_000_000, progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> RebuildReport {
         let started = ContinuousClock.now
         let selected = try projectionsToRebuild(names)
         let only = Set(selected)
         let bases = Set(projections.all.filter { only.contains($0.name) }.flatMap { $0.tables.map(ProjectionCatalog.physicalName(of:)) })
         let (current, totalAtStart) = try environment.read { txn in (try catalog.generations(in: txn), try log.head(in: txn)) }
-        let generation = (ProjectionCatalog.physicalNames.map { current[$0] }.max() ?? 0) + 1
-        var next = current
-        for base in bases { next[base] = generation }
-        // The new generation's databases, empty (a crashed rebuild may have left some behind).
-        let target = try catalog.open(next, create: true, prefix: "")
-        try environment.write { txn in
-            for db in target.physical where bases.contains(ProjectionCatalog.baseName(db.name)) { try txn.clear(db) }
-        }
+        var progressTotal = totalAtStart
+
+        // 1. Fold into a scratch environment.
+        let scratchPath = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-rebuild-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
         var folded = 0
         var last: UInt64 = 0
-        while true {
-            var count = 0
+        do {
+            let scratchEnv = try Environment(path: scratchPath, configuration: .init(
+                mapSize: configuration.environment.mapSize, maxMapSize: configuration.environment.maxMapSize, durable: false))
+            let scratch = try ProjectionDatabases(environment: scratchEnv, create: true) { $0 }
+            while true {
+                // The environment re-runs this closure when the map must grow, so it only returns
+                // what it did; nothing outside changes until the commit succeeded.
+                let start = last
+                let (inChunk, end) = try scratchEnv.write { txn -> (Int, UInt64) in
+                    var inChunk = 0
+                    var cursor = start
+                    while inChunk < chunk {
+                        let after = cursor
+                        let page = try environment.read { try log.read(after: after, limit: min(50_000, chunk - inChunk), in: $0) }
+                        if page.isEmpty { break }
+                        try apply(page, into: scratch, txn: txn, only: only)
+                        inChunk += page.count
+                        cursor = page.last?.position ?? cursor
+                        progress(folded + inChunk, max(progressTotal, cursor))
+                    }
+                    return (inChunk, cursor)
+                }
+                folded += inChunk
+                last = end
+                progressTotal = max(progressTotal, last)
+                if inChunk < chunk { break }
+            }
+
+            // 2. Copy into a new generation of the live databases.
+            let generation = (ProjectionCatalog.physicalNames.map { current[$0] }.max() ?? 0) + 1
+            var next = current
+            for base in bases { next[base] = generation }
+            let target = try catalog.open(next, create: true, prefix: "")
+            let copies = zip(scratch.physical, target.physical).filter { bases.contains(ProjectionCatalog.baseName($0.1.name)) }
+            try environment.write { txn in for (_, live) in copies { try txn.clear(live) } }
+            for (from, to) in copies {
+                var resume: [UInt8]?
+                repeat {
+                    let rows = try scratchEnv.read { txn -> [([UInt8], [UInt8])] in
+                        let cursor = try txn.cursor(from)
+                        var out: [([UInt8], [UInt8])] = []
+                        var entry = try resume.map { try cursor.seek(atOrAfter: $0) } ?? cursor.first()
+                        if let r = resume, let e = entry, e.key.elementsEqual(r) { entry = try cursor.next() }
+                        while let e = entry, out.count < 200_000 {
+                            out.append((Array(e.key), Array(e.value)))
+                            entry = try cursor.next()
+                        }
+                        return out
+                    }
+                    if rows.isEmpty { break }
+                    try environment.write { txn in
+                        for (key, value) in rows { try txn.put(to, key, value, flags: .append) }
+                    }
+                    resume = rows.last?.0
+                } while true
+            }
+
+            // 3. Catch up in chunks while the new generation is still private.
+            while true {
+                let head = try log.head()
+                if head - last <= 2_000 { break }
+                let after = last
+                let (count, end) = try environment.write { txn -> (Int, UInt64) in
+                    var count = 0
+                    let end = try fold(into: target, after: after, through: head, txn: txn, limit: 20_000, only: only) { count += 1 }
+                    return (count, end)
+                }
+                folded += count
+                last = end
+                progressTotal = max(progressTotal, head)
+                progress(folded, progressTotal)
+            }
+
+            // 4. The swap.
             let after = last
-            last = try environment.write { txn in
-                try fold(into: target, after: after, txn: txn, limit: chunk, only: only) { count += 1 }
+            let (head, count) = try environment.write { txn -> (UInt64, Int) in
+                var count = 0
+                let head = try log.head(in: txn)
+                _ = try fold(into: target, after: after, through: head, txn: txn, only: only) { count += 1 }
+                let old = try catalog.resolve(in: txn)
+                try catalog.setGenerations(next, in: txn)
+                for projection in projections.all where only.contains(projection.name) {
+                    try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(head))
+                }
+                for db in old.physical where bases.contains(ProjectionCatalog.baseName(db.name)) {
+                    try txn.drop(db)
+                }
+                return (head, count)
             }
             folded += count
-            progress(folded, max(totalAtStart, last))
-            if count < chunk { break }
+            catalog.forget(current)
+            progress(folded, head)
+            let seconds = (ContinuousClock.now - started) / .seconds(1)
+            let tables = try summarize(tables: ProjectionTable.allCases.filter { t in projections.all.contains { only.contains($0.name) && $0.tables.contains(t) } })
+            return RebuildReport(projections: selected, events: folded, head: head, seconds: seconds, tables: tables)
         }
-        // Catch up with what was appended meanwhile and make the new generation live.
-        var head: UInt64 = 0
-        try environment.write { txn in
-            var count = 0
-            head = try log.head(in: txn)
-            _ = try fold(into: target, after: last, through: head, txn: txn, only: only) { count += 1 }
-            folded += count
-            let old = try catalog.resolve(in: txn)
-            try catalog.setGenerations(next, in: txn)
-            for projection in projections.all where only.contains(projection.name) {
-                try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(head))
-            }
-            for db in old.physical where bases.contains(ProjectionCatalog.baseName(db.name)) && current[ProjectionCatalog.baseName(db.name)] != generation {
-                try txn.drop(db)
-            }
-        }
-        catalog.forget(current)
-        progress(folded, head)
-        let tables = try summarize(tables: ProjectionTable.allCases.filter { t in projections.all.contains { only.contains($0.name) && $0.tables.contains(t) } })
-        return RebuildReport(projections: selected, events: folded, head: head, seconds: (ContinuousClock.now - started) / .seconds(1), tables: tables)
     }
 
     /// Row counts and checksums of live tables.

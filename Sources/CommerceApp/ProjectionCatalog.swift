@@ -37,6 +37,7 @@ final class ProjectionCatalog: Sendable {
     /// Drops cached handles of generations that are no longer live (their databases were dropped).
     func forget(_ generations: Generations) {
         opened.withLock { _ = $0.removeValue(forKey: generations.encoded()) }
+        current.withLock { $0 = (nil, nil) }
     }
 
     static let generationsKey = Array("projection-generations".utf8)
@@ -44,6 +45,8 @@ final class ProjectionCatalog: Sendable {
     let environment: Environment
     let meta: Database
     private let opened = Mutex<[[UInt8]: ProjectionDatabases]>([:])
+    /// The generations seen last and their databases: every transaction checks this first.
+    private let current = Mutex<(raw: [UInt8]?, databases: ProjectionDatabases?)>((nil, nil))
     private let openLock = Mutex(())
 
     init(environment: Environment) throws {
@@ -95,8 +98,18 @@ final class ProjectionCatalog: Sendable {
     /// The live databases for this transaction, or `NeedsHandles` when this process has not
     /// opened them yet (handles must be opened before the transaction that uses them begins).
     func resolve(in txn: Transaction) throws -> ProjectionDatabases {
-        let raw = try txn.get(meta, Self.generationsKey) ?? Generations().encoded()
-        if let hit = opened.withLock({ $0[raw] }) { return hit }
+        let last = current.withLock { $0 }
+        // Hot path: the same generations as last time, compared in place without a copy.
+        if let databases = last.databases {
+            let same = try txn.withValue(meta, Self.generationsKey) { stored in last.raw.map { stored.elementsEqual($0) } ?? false } ?? (last.raw == nil)
+            if same { return databases }
+        }
+        let stored = try txn.get(meta, Self.generationsKey)
+        let raw = stored ?? Generations().encoded()
+        if let hit = opened.withLock({ $0[raw] }) {
+            current.withLock { $0 = (stored, hit) }
+            return hit
+        }
         throw NeedsHandles(generations: try Generations.decode(raw))
     }
 

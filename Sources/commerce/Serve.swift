@@ -16,9 +16,12 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var ledger: LedgerOptions
     @Option(help: "Address to bind (env COMMERCE_HOST).") var host: String = ProcessInfo.processInfo.environment["COMMERCE_HOST"] ?? "127.0.0.1"
     @Option(help: "Port (env COMMERCE_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_PORT"] ?? "") ?? 8080
-    @Option(help: "Bearer token for admin routes (env COMMERCE_ADMIN_TOKEN).") var adminToken: String? = ProcessInfo.processInfo.environment["COMMERCE_ADMIN_TOKEN"]
+    @Option(help: "Bearer token for admin routes (env COMMERCE_ADMIN_TOKEN); without one, admin calls are taken from loopback only.")
+    var adminToken: String = ProcessInfo.processInfo.environment["COMMERCE_ADMIN_TOKEN"] ?? ""
     @Option(help: "Event loop threads for HTTP; 0 means one per core (env COMMERCE_IO_THREADS).")
     var ioThreads: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_IO_THREADS"] ?? "") ?? 0
+    @Option(help: "Append completed and compensated orders to this file as JSON lines: the data platform outbox (env COMMERCE_DATA_PLATFORM_FILE).")
+    var dataPlatformFile: String = ProcessInfo.processInfo.environment["COMMERCE_DATA_PLATFORM_FILE"] ?? ""
     @Flag(help: .hidden) var benchBaseline = false
 
     func run() async throws {
@@ -39,12 +42,20 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no admin token configured: admin routes accept calls from loopback only (set --admin-token or COMMERCE_ADMIN_TOKEN)")
         }
         let router = api.makeRouter(benchBaseline: benchBaseline)
+        var relay: DataPlatformRelay?
+        if !dataPlatformFile.isEmpty {
+            do {
+                relay = DataPlatformRelay(ledger: opened, sink: try FileDataPlatformSink(path: dataPlatformFile))
+            } catch {
+                fail("\(error)", code: 2)
+            }
+        }
         let startupLogger = logger
         let (host, port, dataDirectory) = (self.host, self.port, ledger.dataDirectory)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "commerce"),
-            services: [LedgerService(writer: writer, logger: logger)],
+            services: [LedgerService(writer: writer, relay: relay, logger: logger)],
             onServerRunning: { channel in
                 // A plain line on stdout, so scripts and tests started with --port 0 learn the port.
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))

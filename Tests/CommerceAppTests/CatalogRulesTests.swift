@@ -29,6 +29,9 @@ import Testing
         try ledger.registerProduct()
         #expect(expectRejection(.invalidInput) { try ledger.execute(.restockProduct(productId: 1, quantity: 0)) })
         #expect(try ledger.eventCount() == 1)
+        let big = try ledger.registerProduct("Bulk", price: 1, stock: 999_999_999)
+        #expect(expectRejection(.stockLimitExceeded) { try ledger.execute(.restockProduct(productId: big.id, quantity: 2)) })
+        #expect(try ledger.product(big.id)?.stock == 999_999_999)
     }
 }
 

@@ -150,7 +150,7 @@ import Testing
         let ledger = try openLedger(dir, clock: clock)
         for i in 1...7 { try ledger.registerProduct("P\(i)", price: 1_000, stock: 1_000) }
         try ledger.charge(1, 10_000_000)
-        func order(_ product: Int64, _ qty: Int64) throws -> Int64 {
+        @discardableResult func order(_ product: Int64, _ qty: Int64) throws -> Int64 {
             guard case let .orderCompleted(o) = try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: product, quantity: qty)], couponId: nil)).result else {
                 throw TestFailure("order failed")
             }

@@ -52,7 +52,7 @@ import Testing
         let ledger = try openLedger(dir)
         try ledger.charge(1, 10_000)
         // What a newer release might have written.
-        try ledger.environment.write { txn in
+        _ = try ledger.environment.write { txn in
             try ledger.log.append([NewEvent(stream: "user-1", type: "LoyaltyTierRaised", schemaVersion: 1, payload: [9, 9])],
                                   metadata: .init(timestamp: testEpoch, commandId: 1), in: txn)
         }

@@ -6,7 +6,9 @@ import Testing
 @Suite(.serialized) struct EndToEndTests {
     @Test func seedFlowsSurviveARestart() async throws {
         let dir = ScratchDirectory()
-        var server = try ServerProcess(data: dir.path)
+        let platform = dir.path + "-platform.jsonl"
+        defer { try? FileManager.default.removeItem(atPath: platform) }
+        var server = try ServerProcess(data: dir.path, extra: ["--data-platform-file", platform])
         // Admin: products and coupons.
         #expect(try await server.call("POST", "/admin/products", #"{"name":"Mug","price":12000,"stock":10}"#, admin: true).status == 201)
         #expect(try await server.call("POST", "/admin/products", #"{"name":"Pen","price":1500,"stock":100}"#, admin: true).status == 201)
@@ -44,11 +46,20 @@ import Testing
         let history = try await server.call("GET", "/users/1/points/history").json
         #expect(history["items"]?.arrayValue?.compactMap { $0["type"]?.stringValue } == ["REFUND", "USE", "USE", "CHARGE"])
 
-        // Everything as it was after SIGTERM and a restart.
+        // The outbox relay handed both orders and the compensation to the data platform.
+        func platformLines() -> [JSONValue] {
+            ((try? String(contentsOfFile: platform, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        }
+        for _ in 0..<200 where platformLines().count < 3 { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(platformLines().compactMap { $0["type"]?.stringValue } == ["OrderCompleted", "OrderCompleted", "OrderCompensated"])
+
+        // Everything as it was after SIGTERM and a restart, and nothing relayed twice.
         let snapshot = try await snapshotOf(server)
         #expect(server.stop() == 0)
-        server = try ServerProcess(data: dir.path)
+        server = try ServerProcess(data: dir.path, extra: ["--data-platform-file", platform])
         #expect(try await snapshotOf(server) == snapshot)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(platformLines().count == 3)
         server.stop()
     }
 

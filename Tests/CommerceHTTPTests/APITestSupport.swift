@@ -58,6 +58,7 @@ struct APIHarness {
             }
         }
 
+        @discardableResult
         func post(_ uri: String, _ body: String, admin: Bool = false, key: String? = nil) async throws -> APIResponse {
             var headers: HTTPFields = [:]
             if let key { headers[.init("Idempotency-Key")!] = key }

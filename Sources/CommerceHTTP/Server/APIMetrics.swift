@@ -15,13 +15,16 @@ public final class APIMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         batchSize = registry.makeValueHistogram(
-            name: "ledger_group_commit_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-            help: "Commands decided in one durable write transaction")
+            descriptor: Self.name("group_commit_batch", "size", "Commands decided in one durable write transaction"),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048])
         commitLatency = registry.makeDurationHistogram(
-            name: "ledger_group_commit_seconds",
-            buckets: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100)],
-            help: "Time to decide and durably commit one batch")
-        head = registry.makeGauge(name: "ledger_log_head_position", help: "Position of the newest event in the log")
+            descriptor: Self.name("group_commit", "seconds", "Time to decide and durably commit one batch"),
+            buckets: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100)])
+        head = registry.makeGauge(descriptor: Self.name("log_head", "position", "Position of the newest event in the log"))
+    }
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ledger", metricName: metric, unitName: unit, helpText: help)
     }
 
     func observe(_ ledger: Ledger) {
@@ -35,8 +38,8 @@ public final class APIMetrics: Sendable {
         let key = type + "|" + outcome
         let counter = counters.withLock { c -> Counter in
             if let existing = c[key] { return existing }
-            let made = registry.makeCounter(name: "ledger_commands_total", labels: [("type", type), ("outcome", outcome)],
-                                            help: "Commands handled, by type and outcome")
+            let made = registry.makeCounter(descriptor: Self.name("commands", "total", "Commands handled, by type and outcome"),
+                                            labels: [("type", type), ("outcome", outcome)])
             c[key] = made
             return made
         }
@@ -48,8 +51,8 @@ public final class APIMetrics: Sendable {
         if let status = try? ledger.subscriberStatus() {
             head.set(Int64(status.head))
             for s in status.subscribers {
-                registry.makeGauge(name: "ledger_subscriber_lag_events", labels: [("subscriber", s.name)],
-                                   help: "Events between a subscriber's checkpoint and the head").set(Int64(s.lagEvents))
+                registry.makeGauge(descriptor: Self.name("subscriber_lag", "events", "Events between a subscriber's checkpoint and the head"),
+                                   labels: [("subscriber", s.name)]).set(Int64(s.lagEvents))
             }
         }
         return registry.emitToBuffer()

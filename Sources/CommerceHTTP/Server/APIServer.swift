@@ -90,7 +90,7 @@ public struct APIServer: Sendable {
     /// Admits an admin call: the configured bearer token, or with none configured a loopback peer.
     func requireAdmin(_ request: Request, _ context: CommerceRequestContext) throws {
         if let adminToken {
-            guard let header = request.headers[.authorization], header == "Bearer \(adminToken)" else {
+            guard let header = request.headers[.authorization], Self.constantTimeEqual(header, "Bearer \(adminToken)") else {
                 throw APIError(.unauthorized, "UNAUTHORIZED", "admin calls need Authorization: Bearer <token>")
             }
             return
@@ -98,6 +98,18 @@ public struct APIServer: Sendable {
         guard let address = context.remoteAddress?.ipAddress, address == "127.0.0.1" || address == "::1" || address.hasPrefix("127.") else {
             throw APIError(.unauthorized, "UNAUTHORIZED", "no admin token is configured: admin calls are accepted from loopback only")
         }
+    }
+}
+
+extension APIServer {
+    /// Compares without an early exit, so the time taken does not leak how much of a token matched.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for i in 0..<max(x.count, y.count) {
+            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return difference == 0
     }
 }
 
