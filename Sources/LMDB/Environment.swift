@@ -109,7 +109,7 @@ public final class Environment: @unchecked Sendable {
             return try gate.withShared {
                 var txn: OpaquePointer?
                 try check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
-                let transaction = Transaction(handle: txn!, readOnly: true)
+                let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(read)"), readOnly: true)
                 do {
                     let db = try transaction.openDatabase(name, create: false)
                     try transaction.commit()
@@ -137,7 +137,7 @@ public final class Environment: @unchecked Sendable {
                 let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
                 if rc == MDB_MAP_RESIZED { return nil }
                 try check(rc, "mdb_txn_begin(read)")
-                let transaction = Transaction(handle: txn!, readOnly: true)
+                let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(read)"), readOnly: true)
                 defer { transaction.abort() }
                 return try body(transaction)
             }
@@ -156,7 +156,7 @@ public final class Environment: @unchecked Sendable {
                 return try gate.withShared {
                     var txn: OpaquePointer?
                     try check(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin(write)")
-                    let transaction = Transaction(handle: txn!, readOnly: false)
+                    let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(write)"), readOnly: false)
                     do {
                         let result = try body(transaction)
                         try transaction.commit()

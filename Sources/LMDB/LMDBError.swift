@@ -30,3 +30,10 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
 func check(_ code: Int32, _ operation: @autoclosure () -> String) throws {
     if code != 0 { throw LMDBError(code: code, operation: operation()) }
 }
+
+/// LMDB sets the out-pointer whenever it returns 0; this turns a broken promise into an error, not a trap.
+@inline(__always)
+func required(_ pointer: OpaquePointer?, _ operation: @autoclosure () -> String) throws -> OpaquePointer {
+    guard let pointer else { throw LMDBError(code: EINVAL, operation: operation()) }
+    return pointer
+}

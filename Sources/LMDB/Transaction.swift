@@ -113,7 +113,7 @@ public final class Transaction {
     public func nested<R>(_ body: (Transaction) throws -> R) throws -> R {
         var child: OpaquePointer?
         try check(mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child), "mdb_txn_begin(nested)")
-        let transaction = Transaction(handle: child!, readOnly: false)
+        let transaction = Transaction(handle: try required(child, "mdb_txn_begin(nested)"), readOnly: false)
         do {
             let result = try body(transaction)
             try transaction.commit()
@@ -127,6 +127,6 @@ public final class Transaction {
     public func cursor(_ db: Database) throws -> Cursor {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open \(db.name)")
-        return Cursor(handle: cursor!, database: db)
+        return Cursor(handle: try required(cursor, "mdb_cursor_open \(db.name)"), database: db)
     }
 }

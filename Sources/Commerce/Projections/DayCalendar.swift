@@ -7,7 +7,7 @@ public struct DayCalendar: Sendable {
     private let cache: OffsetCache
 
     public init(timeZoneIdentifier: String) {
-        timeZone = TimeZone(identifier: timeZoneIdentifier) ?? TimeZone(secondsFromGMT: 0)!
+        timeZone = TimeZone(identifier: timeZoneIdentifier) ?? .gmt
         cache = OffsetCache()
     }
 
