@@ -107,16 +107,8 @@ public final class Environment: @unchecked Sendable {
         if configuration.readOnly || !create {
             // A handle opened in a read transaction survives only if that transaction commits.
             return try gate.withShared {
-                var txn: OpaquePointer?
-                try check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read)")
-                let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(read)"), readOnly: true)
-                do {
-                    let db = try transaction.openDatabase(name, create: false)
-                    try transaction.commit()
-                    return db
-                } catch {
-                    transaction.abort()
-                    throw error
+                try Transaction.committing(env: handle, parent: nil, flags: UInt32(MDB_RDONLY), "mdb_txn_begin(read)") {
+                    try $0.openDatabase(name, create: false)
                 }
             }
         }
@@ -154,17 +146,7 @@ public final class Environment: @unchecked Sendable {
         while true {
             do {
                 return try gate.withShared {
-                    var txn: OpaquePointer?
-                    try check(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin(write)")
-                    let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(write)"), readOnly: false)
-                    do {
-                        let result = try body(transaction)
-                        try transaction.commit()
-                        return result
-                    } catch {
-                        transaction.abort()
-                        throw error
-                    }
+                    try Transaction.committing(env: handle, parent: nil, flags: 0, "mdb_txn_begin(write)", body)
                 }
             } catch let error as LMDBError where error.code == MDB_MAP_RESIZED {
                 try adoptForeignMapSize()

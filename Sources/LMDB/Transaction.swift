@@ -108,12 +108,14 @@ public final class Transaction {
         try openDatabase(name, create: create && !isReadOnly)
     }
 
-    /// Runs `body` in a nested write transaction: its writes become part of this one if it
-    /// returns, and vanish if it throws, leaving this transaction usable.
-    public func nested<R>(_ body: (Transaction) throws -> R) throws -> R {
-        var child: OpaquePointer?
-        try check(mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child), "mdb_txn_begin(nested)")
-        let transaction = Transaction(handle: try required(child, "mdb_txn_begin(nested)"), readOnly: false)
+    /// Begins a transaction (`parent` for a nested one), runs `body`, commits when it returns and
+    /// aborts when it throws.
+    static func committing<R>(
+        env: OpaquePointer, parent: OpaquePointer?, flags: UInt32, _ operation: String, _ body: (Transaction) throws -> R
+    ) throws -> R {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, parent, flags, &txn), operation)
+        let transaction = Transaction(handle: try required(txn, operation), readOnly: flags & UInt32(MDB_RDONLY) != 0)
         do {
             let result = try body(transaction)
             try transaction.commit()
@@ -122,6 +124,12 @@ public final class Transaction {
             transaction.abort()
             throw error
         }
+    }
+
+    /// Runs `body` in a nested write transaction: its writes become part of this one if it
+    /// returns, and vanish if it throws, leaving this transaction usable.
+    public func nested<R>(_ body: (Transaction) throws -> R) throws -> R {
+        try Self.committing(env: mdb_txn_env(txn), parent: txn, flags: 0, "mdb_txn_begin(nested)", body)
     }
 
     public func cursor(_ db: Database) throws -> Cursor {
