@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
             fail("\(error)", code: 3)
         }
         let metrics = APIMetrics()
-        // Hummingbird's own request metrics land in the same registry.
+        // Libraries that report through swift-metrics land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let writer = LedgerWriter(ledger: opened)
         let api = APIServer(ledger: opened, writer: writer, adminToken: adminToken, metrics: metrics)

@@ -111,6 +111,7 @@ import Testing
             #expect(text.contains("ledger_group_commit_batch_size_count"))
             #expect(text.contains("ledger_group_commit_seconds_bucket"))
             #expect(text.contains("ledger_log_head_position 1"))
+            #expect(text.contains(#"ledger_http_requests_total{route="/users/{userId}/points/charge",status="400"} 1"#))
         }
     }
 

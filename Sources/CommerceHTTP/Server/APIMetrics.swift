@@ -11,6 +11,7 @@ public final class APIMetrics: Sendable {
     private let commitLatency: DurationHistogram
     private let head: Gauge
     private let counters = Mutex<[String: Counter]>([:])
+    private let requestDuration: DurationHistogram
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -21,6 +22,9 @@ public final class APIMetrics: Sendable {
             descriptor: Self.name("group_commit", "seconds", "Time to decide and durably commit one batch"),
             buckets: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100)])
         head = registry.makeGauge(descriptor: Self.name("log_head", "position", "Position of the newest event in the log"))
+        requestDuration = registry.makeDurationHistogram(
+            descriptor: Self.name("http_request", "seconds", "Time to answer an HTTP request"),
+            buckets: [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100)])
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -35,15 +39,23 @@ public final class APIMetrics: Sendable {
     }
 
     func command(_ type: String, outcome: String) {
-        let key = type + "|" + outcome
-        let counter = counters.withLock { c -> Counter in
+        counter("commands", "Commands handled, by type and outcome", [("type", type), ("outcome", outcome)]).increment()
+    }
+
+    func request(route: String, status: Int, duration: Duration) {
+        counter("http_requests", "HTTP requests by route and status", [("route", route), ("status", String(status))]).increment()
+        requestDuration.record(duration)
+    }
+
+    /// A labelled counter, made once and then found by its labels.
+    private func counter(_ metric: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        let key = metric + labels.map { "|" + $0.1 }.joined()
+        return counters.withLock { c -> Counter in
             if let existing = c[key] { return existing }
-            let made = registry.makeCounter(descriptor: Self.name("commands", "total", "Commands handled, by type and outcome"),
-                                            labels: [("type", type), ("outcome", outcome)])
+            let made = registry.makeCounter(descriptor: Self.name(metric, "total", help), labels: labels)
             c[key] = made
             return made
         }
-        counter.increment()
     }
 
     /// Prometheus text, with the head and subscriber lags read now.
