@@ -71,19 +71,24 @@ extension Ledger {
         public let quantity: Int64
     }
 
-    /// The calendar the ledger counts days in (the configured zone).
-    public var calendar: DayCalendar { DayCalendar(timeZoneIdentifier: configuration.rules.timeZoneIdentifier) }
 
     /// Top products by units sold over `days` local days ending with `lastDay` (default: today).
     public func bestSellers(lastDay: Int64? = nil, days: Int? = nil, limit: Int? = nil) throws -> (firstDay: Int64, lastDay: Int64, items: [BestSellerEntry]) {
         let last = lastDay ?? calendar.day(of: clock.now())
         let days = days ?? configuration.rules.bestSellerDays
         let limit = limit ?? configuration.rules.bestSellerLimit
-        let items = try view { v in
-            try v.bestSellers(lastDay: last, days: days, limit: limit).enumerated().compactMap { i, seller -> BestSellerEntry? in
+        let key = BestSellerCache.Key(lastDay: last, days: days, limit: limit)
+        let items = try withLiveTables { txn, tables -> [BestSellerEntry] in
+            // The answer is a function of the log: while the head stays put, it stays the same.
+            let source = BestSellerCache.Source(head: try log.head(in: txn), tables: tables.physical.map(\.name))
+            if let hit = bestSellerCache.lookup(key, source: source) { return hit }
+            let v = CommerceViews(LMDBProjectionStore(txn: txn, tables: tables))
+            let items = try v.bestSellers(lastDay: last, days: days, limit: limit).enumerated().compactMap { i, seller -> BestSellerEntry? in
                 guard let product = try v.product(seller.productId) else { return nil }
                 return BestSellerEntry(rank: i + 1, product: product, quantity: seller.quantity)
             }
+            bestSellerCache.store(key, source: source, items: items)
+            return items
         }
         return (last - Int64(days) + 1, last, items)
     }

@@ -17,6 +17,9 @@ public final class Ledger: Sendable {
     let projections: CommerceProjections
     public let statistics = WriterStatistics()
     let commandIds = CommandIdSource()
+    let bestSellerCache = BestSellerCache()
+    /// The calendar the ledger counts days in (the configured zone).
+    public let calendar: DayCalendar
 
     /// Name of the issuance processor's durable checkpoint.
     public static let issuerCheckpoint = "coupon-issuer"
@@ -32,6 +35,7 @@ public final class Ledger: Sendable {
         idempotency = try environment.openDatabase("ledger.idempotency")
         projectionPositions = try environment.openDatabase("ledger.projection_positions")
         projections = CommerceProjections(rules: configuration.rules)
+        calendar = DayCalendar(timeZoneIdentifier: configuration.rules.timeZoneIdentifier)
     }
 
     public var projectionNames: [String] { projections.all.map(\.name) }

@@ -174,5 +174,9 @@ import Testing
         #expect(try ledger.bestSellers().items.first?.product.id == 1)
         let utcMidnight = try ledger.bestSellers(lastDay: ISO8601.parseDay("2026-11-21")!, days: 1, limit: 5)
         #expect(utcMidnight.items.isEmpty)
+        // Answers are cached per log head: a new order shows up at once.
+        try order(4, 20)
+        let after = try ledger.bestSellers(lastDay: ISO8601.parseDay("2026-11-24")!, days: 3, limit: 5)
+        #expect(after.items.first?.product.id == 4 && after.items.first?.quantity == 21)
     }
 }
