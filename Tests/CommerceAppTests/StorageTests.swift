@@ -84,3 +84,37 @@ import Testing
         #expect(mismatches.first?.live == [42])
     }
 }
+
+@Suite struct WriteFailureIsolationTests {
+    /// An idempotency key longer than LMDB's 511-byte key limit makes that one command's write fail
+    /// (`MDB_BAD_VALSIZE`), standing in for any storage failure of a single command mid-batch.
+    @Test(arguments: [false, true])
+    func oneFailingWriteLeavesTheRestOfItsBatchIntact(nested: Bool) async throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir, isolate: nested)
+        let writer = LedgerWriter(ledger: ledger)
+        writer.start()
+        defer { writer.stop() }
+        let badKey = String(repeating: "k", count: 600)
+        let outcomes = await withTaskGroup(of: (Int64, Bool).self) { group in
+            for user in 1...200 as ClosedRange<Int64> {
+                group.addTask {
+                    let key = user == 100 ? badKey : "key-\(user)"
+                    do {
+                        _ = try await writer.submit(.chargePoints(userId: user, amount: 10_000), idempotencyKey: key)
+                        return (user, true)
+                    } catch {
+                        return (user, false)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int64: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [100])
+        #expect(try ledger.balance(of: 100) == 0)
+        #expect(try (1...200 as ClosedRange<Int64>).filter { $0 != 100 }.allSatisfy { try ledger.balance(of: $0) == 10_000 })
+        #expect(try ledger.eventCount() == 199)
+        #expect(try ledger.verifyProjections().isEmpty)
+        #expect(ledger.statistics.snapshot.largestBatch > 1)
+    }
+}
