@@ -119,7 +119,8 @@ public final class Ledger: Sendable {
         let handler = CommandHandler(store: store, rules: configuration.rules)
         switch job.kind {
         case let .command(command, key):
-            let encoded = command.encoded()
+            // Only a keyed command needs its canonical bytes (to tell a retry from a reuse).
+            let encoded = key == nil ? [] : command.encoded()
             if let key, let replay = try replay(key: key, command: encoded, txn: txn) {
                 return .command(replay)
             }
