@@ -99,10 +99,12 @@ extension Ledger {
 
     /// The position each projection has applied.
     public func appliedPositions() throws -> [(name: String, position: UInt64)] {
-        try environment.read { txn in
-            try projections.all.map { p in
-                (p.name, try txn.withValue(projectionPositions, Array(p.name.utf8)) { Keys.readUInt64($0) ?? 0 } ?? 0)
-            }
+        try environment.read { try appliedPositions(in: $0) }
+    }
+
+    func appliedPositions(in txn: Transaction) throws -> [(name: String, position: UInt64)] {
+        try projections.all.map { p in
+            (p.name, try txn.withValue(projectionPositions, Array(p.name.utf8)) { Keys.readUInt64($0) ?? 0 } ?? 0)
         }
     }
 }

@@ -336,10 +336,7 @@ extension Ledger {
             if batch.isEmpty { break }
             try target.environment.write { txn in
                 var appender = try EventLog.Appender(log: target.log, txn: txn)
-                for record in batch {
-                    let event = NewEvent(stream: record.stream, type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
-                    _ = try appender.append([event], metadata: AppendMetadata(timestamp: record.timestamp, commandId: record.commandId, idempotencyKey: record.idempotencyKey), in: txn)
-                }
+                for record in batch { try appender.appendCopy(of: record, in: txn) }
             }
             copied = batch.last?.position ?? copied
             progress(Int(copied), position)

@@ -33,10 +33,7 @@ extension Ledger {
                 return SubscriberStatus(name: c.name, checkpoint: c.position, lagEvents: head > c.position ? head - c.position : 0,
                                         lagSeconds: max(0, lagSeconds), headPosition: head)
             }
-            let positions = try projections.all.map { p in
-                (p.name, try txn.withValue(projectionPositions, Array(p.name.utf8)) { Keys.readUInt64($0) ?? 0 } ?? 0)
-            }
-            return Status(head: head, headTimestamp: headTime, subscribers: subscribers, projections: positions)
+            return Status(head: head, headTimestamp: headTime, subscribers: subscribers, projections: try appliedPositions(in: txn))
         }
     }
 }

@@ -111,6 +111,20 @@ public final class EventLog: Sendable {
             return v
         }
 
+        /// Appends a record read from another log (import, snapshots) with its own metadata; it must
+        /// land at the same position and stream version it had there.
+        public mutating func appendCopy(of record: EventRecord, in txn: Transaction) throws {
+            guard record.position == head + 1 else {
+                throw EventLogError.copyOutOfOrder(position: record.position, reason: "follows \(head): positions must be gapless from 1")
+            }
+            let event = NewEvent(stream: record.stream, type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
+            let metadata = AppendMetadata(timestamp: record.timestamp, commandId: record.commandId, idempotencyKey: record.idempotencyKey)
+            let stored = try append([event], metadata: metadata, in: txn)
+            guard stored.first?.streamVersion == record.streamVersion else {
+                throw EventLogError.copyOutOfOrder(position: record.position, reason: "stream \(record.stream) version \(record.streamVersion) does not follow")
+            }
+        }
+
         public mutating func append(
             _ newEvents: [NewEvent], metadata: AppendMetadata, expected: [String: ExpectedVersion] = [:], in txn: Transaction
         ) throws -> [EventRecord] {
@@ -184,7 +198,7 @@ public final class EventLog: Sendable {
             self.until = until
         }
 
-        func matches(_ r: EventRecord) -> Bool {
+        public func matches(_ r: EventRecord) -> Bool {
             if let stream, r.stream != stream { return false }
             if let types, !types.contains(r.type) { return false }
             if let commandId, r.commandId != commandId { return false }

@@ -4,6 +4,8 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A stored record fails its checksum or cannot be parsed.
     case corruptRecord(position: UInt64, reason: String)
     case invalidStreamName(String)
+    /// A copied record does not continue the target log (see `Appender.appendCopy`).
+    case copyOutOfOrder(position: UInt64, reason: String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,8 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
             return "record at position \(position) is corrupt: \(reason)"
         case let .invalidStreamName(name):
             return "invalid stream name \(name.debugDescription)"
+        case let .copyOutOfOrder(position, reason):
+            return "event \(position): \(reason)"
         }
     }
 }

@@ -122,16 +122,13 @@ struct Import: ParsableCommand {
             var imported = 0
             func flush() throws {
                 guard !batch.isEmpty else { return }
-                try l.environment.write { txn in
-                    var appender = try EventLog.Appender(log: l.log, txn: txn)
-                    for r in batch {
-                        guard r.position == appender.head + 1 else { throw CLIError.usage("event \(r.position) follows \(appender.head): positions must be gapless from 1") }
-                        let stored = try appender.append([NewEvent(stream: r.stream, type: r.type, schemaVersion: r.schemaVersion, payload: r.payload)],
-                                                         metadata: AppendMetadata(timestamp: r.timestamp, commandId: r.commandId, idempotencyKey: r.idempotencyKey), in: txn)
-                        guard stored.first?.streamVersion == r.streamVersion else {
-                            throw CLIError.usage("event \(r.position): stream \(r.stream) version \(r.streamVersion) does not follow")
-                        }
+                do {
+                    try l.environment.write { txn in
+                        var appender = try EventLog.Appender(log: l.log, txn: txn)
+                        for r in batch { try appender.appendCopy(of: r, in: txn) }
                     }
+                } catch let error as EventLogError {
+                    throw CLIError.usage("\(error)")
                 }
                 imported += batch.count
                 batch.removeAll(keepingCapacity: true)

@@ -40,14 +40,9 @@ struct Tail: AsyncParsableCommand {
             next = head
         }
         guard follow, let printer, let l else { return }
-        for try await record in l.log.subscribe(after: next, pollInterval: .milliseconds(200)) where filterMatches(filter, record) {
+        for try await record in l.log.subscribe(after: next, pollInterval: .milliseconds(200)) where filter.matches(record) {
             printer.print(record)
         }
-    }
-
-    func filterMatches(_ f: EventLog.Filter, _ r: EventRecord) -> Bool {
-        (f.types?.contains(r.type) ?? true) && (f.commandId.map { $0 == r.commandId } ?? true)
-            && (f.since.map { r.timestamp >= $0 } ?? true) && (f.until.map { r.timestamp < $0 } ?? true)
     }
 }
 
