@@ -1,7 +1,7 @@
 import Synchronization
 
-/// The last few best-seller answers, each valid for the log head and the projection tables (a
-/// rebuild may repair them without a new event) it was computed from.
+/// The last few best-seller answers, each valid for the views' position and the projection tables
+/// (a rebuild may repair them without a new event) it was computed from.
 final class BestSellerCache: Sendable {
     struct Key: Hashable, Sendable {
         let lastDay: Int64
@@ -10,7 +10,7 @@ final class BestSellerCache: Sendable {
     }
 
     struct Source: Equatable, Sendable {
-        let head: UInt64
+        let position: UInt64
         let tables: [String]
     }
 

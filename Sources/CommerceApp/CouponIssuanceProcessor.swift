@@ -17,19 +17,18 @@ public final class CouponIssuanceProcessor: Sendable {
     public func run() async {
         let ledger = writer.ledger
         // Everything up to the durable checkpoint is decided; scanning restarts there.
-        var scanned = (try? ledger.environment.read { try ledger.log.checkpoint(Ledger.issuerCheckpoint, in: $0) }) ?? 0
+        var scanned = (try? ledger.checkpoint(Ledger.issuerCheckpoint)) ?? 0
         while !Task.isCancelled {
             do {
                 // Look for requests without holding the writer; only queue work when there is some.
                 // Without requests the checkpoint may lag: it marks decided requests, nothing more.
                 let after = scanned
-                let (head, found) = try ledger.environment.read { txn -> (UInt64, Bool) in
-                    var found = false
-                    try ledger.log.forEach(after: after, in: txn) { record in
-                        found = record.type == CouponIssueRequested.type
-                        return !found
-                    }
-                    return (try ledger.log.head(in: txn), found)
+                let head = try ledger.head()
+                var found = false
+                try ledger.forEachEvent(after: after) { record in
+                    guard record.position <= head else { return false }
+                    found = record.type == CouponIssueRequested.type
+                    return !found
                 }
                 if found { try await writer.processIssueRequests(through: head) }
                 scanned = head

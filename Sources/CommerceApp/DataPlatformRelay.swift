@@ -2,19 +2,29 @@ import Commerce
 import EventLog
 import Foundation
 import LedgerJSON
+import Synchronization
 
 /// Where order facts go after commit (the seed's outbox → Kafka → data platform).
 public protocol DataPlatformSink: Sendable {
     /// Delivers messages in log order; returns only once they are safely handed over.
     func deliver(_ messages: [JSONValue]) throws
+    /// The log position of the last message the sink holds, when it can tell: the relay then
+    /// never hands it anything at or before that position again, even with a lost checkpoint.
+    func lastDeliveredPosition() throws -> UInt64?
+}
+
+extension DataPlatformSink {
+    public func lastDeliveredPosition() throws -> UInt64? { nil }
 }
 
 /// Appends one JSON line per message to a file and syncs it.
 public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
     private let handle: FileHandle
+    private let path: String
     private let lock = NSLock()
 
     public init(path: String) throws {
+        self.path = path
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw LedgerError.storeFailure("cannot create \(path)")
@@ -36,22 +46,42 @@ public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
         try handle.write(contentsOf: bytes)
         try handle.synchronize()
     }
+
+    /// The position of the file's last complete line.
+    public func lastDeliveredPosition() throws -> UInt64? {
+        guard let reader = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? reader.close() }
+        let size = try reader.seekToEnd()
+        try reader.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+        let tail = try reader.readToEnd() ?? Data()
+        let lines = tail.split(separator: UInt8(ascii: "\n"))
+        for line in lines.reversed() {
+            if let position = (try? JSONParser.parse(Array(line)))?["position"]?.intValue, position > 0 { return UInt64(position) }
+        }
+        return nil
+    }
 }
 
-/// The outbox relay: follows the log from its durable checkpoint and hands every completed and
-/// compensated order to the data platform, then moves the checkpoint. Delivery is at least once
-/// (a crash between delivery and checkpoint repeats a batch); each message carries its log
-/// position so the receiver can drop repeats. A projection rebuild never touches this checkpoint.
+/// The outbox relay: follows the log from its checkpoint and hands every completed and
+/// compensated order to the data platform. Delivery is at least once (a crash between delivery and
+/// checkpoint repeats a batch, and rebuilt views start without checkpoints); each message carries
+/// its log position so the receiver can drop repeats, and a sink that can tell its last position
+/// is never sent one again. The checkpoint moves after a delivery, and otherwise only every
+/// `idleCheckpointEvents`, so following a log without orders costs no writes.
 public final class DataPlatformRelay: Sendable {
     public static let checkpointName = "data-platform"
     let ledger: Ledger
     let sink: any DataPlatformSink
     let pollInterval: Duration
+    let idleCheckpointEvents: UInt64
+    /// How far this relay has read, and the checkpoint as it last saved it; nil until first used.
+    private let progress = Mutex<(scanned: UInt64, saved: UInt64)?>(nil)
 
-    public init(ledger: Ledger, sink: any DataPlatformSink, pollInterval: Duration = .milliseconds(100)) {
+    public init(ledger: Ledger, sink: any DataPlatformSink, pollInterval: Duration = .milliseconds(100), idleCheckpointEvents: UInt64 = 10_000) {
         self.ledger = ledger
         self.sink = sink
         self.pollInterval = pollInterval
+        self.idleCheckpointEvents = idleCheckpointEvents
     }
 
     static let relayed: Set<String> = [OrderCompleted.type, OrderCompensated.type]
@@ -59,26 +89,28 @@ public final class DataPlatformRelay: Sendable {
     /// Delivers everything up to the head once; returns how many messages went out.
     @discardableResult
     public func relayOnce(batchSize: Int = 512) throws -> Int {
+        var (scanned, saved) = try progress.withLock { $0 } ?? {
+            let checkpoint = try ledger.checkpoint(Self.checkpointName) ?? 0
+            return (max(checkpoint, try sink.lastDeliveredPosition() ?? 0), checkpoint)
+        }()
+        defer { progress.withLock { $0 = (scanned, saved) } }
         var delivered = 0
         while true {
-            let (events, checkpoint) = try ledger.environment.read { txn -> ([EventRecord], UInt64) in
-                let from = try ledger.log.checkpoint(Self.checkpointName, in: txn) ?? 0
-                return (try ledger.log.read(after: from, limit: batchSize, in: txn), from)
-            }
-            guard let last = events.last else { return delivered }
+            let events = try ledger.events(after: scanned, limit: batchSize)
+            guard let last = events.last else { break }
             let messages = try events.filter { Self.relayed.contains($0.type) }.map { r -> JSONValue in
-                let event = try CommerceEvent.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload)
-                return .object([("position", .int(Int64(r.position))), ("type", .string(r.type)),
-                                ("at", .string(ISO8601.format(r.timestamp))), ("data", event.json)])
+                .object([("position", .int(Int64(r.position))), ("type", .string(r.type)),
+                         ("at", .string(ISO8601.format(r.timestamp))), ("data", try r.commerceEvent().json)])
             }
             if !messages.isEmpty { try sink.deliver(messages) }
-            try ledger.environment.write { txn in
-                // Another relay may have moved on meanwhile; never move the checkpoint back.
-                let now = try ledger.log.checkpoint(Self.checkpointName, in: txn) ?? 0
-                if now == checkpoint { try ledger.log.setCheckpoint(Self.checkpointName, to: last.position, in: txn) }
-            }
             delivered += messages.count
+            scanned = last.position
+            if !messages.isEmpty || scanned - saved >= idleCheckpointEvents {
+                try ledger.advanceCheckpoint(Self.checkpointName, to: scanned)
+                saved = scanned
+            }
         }
+        return delivered
     }
 
     /// Runs until the task is cancelled.

@@ -7,18 +7,7 @@ import LMDB
 /// and seeing every command acknowledged before they began.
 extension Ledger {
     func view<R>(_ body: (CommerceViews<LMDBProjectionStore>) throws -> R) throws -> R {
-        try withLiveTables { txn, tables in try body(CommerceViews(LMDBProjectionStore(txn: txn, tables: tables))) }
-    }
-
-    /// A read transaction with the live projection databases.
-    func withLiveTables<R>(_ body: (Transaction, ProjectionDatabases) throws -> R) throws -> R {
-        while true {
-            do {
-                return try environment.read { txn in try body(txn, try catalog.resolve(in: txn)) }
-            } catch let needs as ProjectionCatalog.NeedsHandles {
-                try catalog.open(needs.generations, create: false)
-            }
-        }
+        try views.read { txn, tables in try body(CommerceViews(LMDBProjectionStore(txn: txn, tables: tables.projections))) }
     }
 
     public func balance(of user: Int64) throws -> Int64 {
@@ -78,11 +67,11 @@ extension Ledger {
         let days = days ?? configuration.rules.bestSellerDays
         let limit = limit ?? configuration.rules.bestSellerLimit
         let key = BestSellerCache.Key(lastDay: last, days: days, limit: limit)
-        let items = try withLiveTables { txn, tables -> [BestSellerEntry] in
-            // The answer is a function of the log: while the head stays put, it stays the same.
-            let source = BestSellerCache.Source(head: try log.head(in: txn), tables: tables.physical.map(\.name))
+        let items = try views.read { txn, tables -> [BestSellerEntry] in
+            // The answer is a function of the views' position: while it stays put, so does the answer.
+            let source = BestSellerCache.Source(position: try views.position(in: txn).position, tables: tables.physical.map(\.name))
             if let hit = bestSellerCache.lookup(key, source: source) { return hit }
-            let v = CommerceViews(LMDBProjectionStore(txn: txn, tables: tables))
+            let v = CommerceViews(LMDBProjectionStore(txn: txn, tables: tables.projections))
             let items = try v.bestSellers(lastDay: last, days: days, limit: limit).enumerated().compactMap { i, seller -> BestSellerEntry? in
                 guard let product = try v.product(seller.productId) else { return nil }
                 return BestSellerEntry(rank: i + 1, product: product, quantity: seller.quantity)
@@ -93,18 +82,9 @@ extension Ledger {
         return (last - Int64(days) + 1, last, items)
     }
 
-    public func events(after: UInt64, limit: Int, filter: EventLog.Filter = .init()) throws -> [EventRecord] {
-        try environment.read { try log.read(after: after, limit: limit, filter: filter, in: $0) }
-    }
-
-    /// The position each projection has applied.
+    /// The position each projection has applied: the views' position, shared by all of them.
     public func appliedPositions() throws -> [(name: String, position: UInt64)] {
-        try environment.read { try appliedPositions(in: $0) }
-    }
-
-    func appliedPositions(in txn: Transaction) throws -> [(name: String, position: UInt64)] {
-        try projections.all.map { p in
-            (p.name, try txn.withValue(projectionPositions, Array(p.name.utf8)) { Keys.readUInt64($0) ?? 0 } ?? 0)
-        }
+        let position = try views.environment.read { try views.position(in: $0).position }
+        return projections.all.map { ($0.name, position) }
     }
 }

@@ -4,8 +4,8 @@ import EventLog
 import Foundation
 import LMDB
 
-/// Folding the log from scratch: the proof that projections are a pure function of the log,
-/// and the way to rebuild them.
+/// Folding the log anew: the proof that views are a pure function of the log, and the way to
+/// rebuild them while the ledger serves.
 extension Ledger {
     public struct ProjectionMismatch: Sendable, Equatable, CustomStringConvertible {
         public let table: String
@@ -19,63 +19,214 @@ extension Ledger {
         }
     }
 
-    /// Folds events (after `after`, through `through`, at most `limit`) into `target` inside `txn`,
-    /// applying only `only` when given. Events of a type this build does not know are skipped.
-    /// Returns the last position folded.
-    @discardableResult
-    func fold(
-        into target: ProjectionDatabases, after: UInt64 = 0, through: UInt64 = .max, txn: Transaction,
-        limit: Int = .max, only: Set<String>? = nil, counted: () -> Void = {}
-    ) throws -> UInt64 {
-        let store = LMDBProjectionStore(txn: txn, tables: target)
-        var last = after
-        var n = 0
-        try log.forEach(after: after, in: txn) { record in
-            guard record.position <= through, n < limit else { return false }
-            n += 1
-            counted()
-            let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
-            let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
-            if let only, only.count < projections.all.count {
-                try projections.apply(recorded, to: store, only: only)
-            } else {
-                try projections.apply(recorded, to: store)
-            }
-            last = record.position
-            return true
-        }
-        return last
+    public struct TableSummary: Sendable, Equatable {
+        public let table: String
+        public let rows: Int
+        /// CRC-32C over every key and value in key order: equal tables, equal checksums.
+        public let checksum: UInt32
     }
 
-    /// Folds the whole log into scratch tables and compares them with the live ones; returns the
-    /// first difference of each database that differs. The scratch fold is never committed.
-    public func verifyProjections() throws -> [ProjectionMismatch] {
-        let scratch = try catalog.open(.init(), create: true, prefix: "scratch.")
-        var mismatches: [ProjectionMismatch] = []
-        struct Abort: Error {}
+    public struct RebuildReport: Sendable {
+        public let projections: [String]
+        public let events: Int
+        public let head: UInt64
+        public let seconds: Double
+        public let tables: [TableSummary]
+        public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
+    }
+
+    public enum RebuildError: Error, CustomStringConvertible {
+        case unknownProjection(String, known: [String])
+        case concurrentRebuild(String)
+
+        public var description: String {
+            switch self {
+            case let .unknownProjection(name, known): return "unknown projection \(name); known: \(known.joined(separator: ", "))"
+            case let .concurrentRebuild(message): return message
+            }
+        }
+    }
+
+    /// Views that a rebuild can name besides the domain's projections.
+    static let indexViews: [(name: String, base: String)] = [("streams", ViewTables.streamsBase), ("idempotency", ViewTables.idempotencyBase)]
+
+    /// Every view a rebuild can name, in the order they are applied.
+    public var viewNames: [String] { projectionNames + Self.indexViews.map(\.name) }
+
+    /// The physical databases each named view writes.
+    func bases(of name: String) -> [String] {
+        if let index = Self.indexViews.first(where: { $0.name == name }) { return [index.base] }
+        return projections.all.first { $0.name == name }.map { $0.tables.map(ProjectionDatabases.physicalName(of:)) } ?? []
+    }
+
+    /// The views whose tables live in a physical database (e.g. `proj.users`).
+    public func projectionNames(writing database: String) -> [String] {
+        viewNames.filter { bases(of: $0).contains(database) }
+    }
+
+    /// The named views plus every view sharing a database with them (a database becomes live as
+    /// a whole, so they are rebuilt together). All of them when `names` is empty.
+    public func projectionsToRebuild(_ names: [String]) throws -> [String] {
+        let all = viewNames
+        guard !names.isEmpty else { return all }
+        for name in names where !all.contains(name) {
+            throw RebuildError.unknownProjection(name, known: all)
+        }
+        var chosen = Set(names)
         while true {
-            do {
-                try environment.write { txn -> Void in
-                    let live = try catalog.resolve(in: txn)
-                    mismatches = []
-                    for db in scratch.physical { try txn.clear(db) }
-                    try fold(into: scratch, through: try log.head(in: txn), txn: txn)
-                    for (l, r) in zip(live.physical, scratch.physical) {
-                        if let m = try firstDifference(ProjectionCatalog.baseName(l.name), l, r, txn: txn) { mismatches.append(m) }
+            let bases = Set(chosen.flatMap(bases(of:)))
+            let grown = Set(all.filter { name in self.bases(of: name).contains(where: bases.contains) })
+            if grown == chosen { break }
+            chosen = grown
+        }
+        return all.filter(chosen.contains)
+    }
+
+    func selection(_ names: [String]) -> ViewFold.Selection {
+        let chosen = Set(names)
+        let domain = chosen.intersection(projectionNames)
+        return ViewFold.Selection(streams: chosen.contains("streams"), idempotency: chosen.contains("idempotency"),
+                                  projections: domain.count == projections.all.count ? nil : domain)
+    }
+
+    // MARK: Rebuild
+
+    /// Rebuilds views (all when `names` is empty) while the ledger serves:
+    ///
+    /// 1. fold the log from position 0 into a new generation of the chosen databases, in short
+    ///    write transactions on the views (each holds the writer for about `chunkDuration`);
+    /// 2. in one last write transaction: fold the rest, make the new generation live, drop the old.
+    ///
+    /// Queries see the old tables or the new ones, never a mix. Never re-decides anything (the
+    /// issuance processor's decisions are events) and leaves subscriber checkpoints alone. One
+    /// rebuild per ledger at a time: a second one fails at once instead of undoing the first.
+    public func rebuildProjections(
+        _ names: [String] = [], chunkDuration: Duration = .milliseconds(50),
+        progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }
+    ) throws -> RebuildReport {
+        let started = ContinuousClock.now
+        let selected = try projectionsToRebuild(names)
+        let selection = selection(selected)
+        let bases = Set(selected.flatMap(bases(of:)))
+        let lock = try RebuildLock(path: configuration.dataDirectory + "/rebuild.lock")
+        defer { withExtendedLifetime(lock) {} }
+
+        let current = try views.environment.read { try views.catalog.generations(in: $0) }
+        var next = current
+        let generation = current.next
+        for base in bases { next[base] = generation }
+        let target = try views.openGeneration(next)
+        let targetDatabases = zip(ViewTables.physicalNames, target.physical).filter { bases.contains($0.0) }.map(\.1)
+        // Left over by an interrupted rebuild, perhaps: start empty.
+        try views.write { txn in for db in targetDatabases { try txn.clear(db) } }
+
+        var folded = 0
+        var last: UInt64 = 0
+        while true {
+            let after = last
+            let (count, end, head) = try views.write { v -> (Int, UInt64, UInt64) in
+                try log.environment.read { l in
+                    let head = try log.head(in: l)
+                    let deadline = ContinuousClock.now + chunkDuration
+                    var count = 0
+                    var end = after
+                    try log.forEach(after: after, in: l) { record in
+                        try fold.apply(record, event: try record.commerceEvent(), to: target, in: v, selection: selection)
+                        count += 1
+                        end = record.position
+                        return ContinuousClock.now < deadline
                     }
-                    throw Abort()
+                    return (count, end, head)
                 }
-            } catch is Abort {
+            }
+            folded += count
+            last = end
+            progress(folded, head)
+            if head - last <= 1_000 { break }
+        }
+
+        // The swap: the live views catch up first, so that the new generation and the tables it
+        // does not replace stand at the same position.
+        let (head, count) = try views.write { v -> (UInt64, Int) in
+            guard try views.catalog.generations(in: v) == current else {
+                throw RebuildError.concurrentRebuild("the live views changed generation while this rebuild ran (another rebuild?); nothing was swapped")
+            }
+            let live = try views.catalog.resolve(in: v)
+            return try log.environment.read { l in
+                try views.foldGap(from: log, fold: fold, tables: live, views: v, logTxn: l)
+                let head = try views.position(in: v).position
+                var count = 0
+                try log.forEach(after: last, in: l) { record in
+                    guard record.position <= head else { return false }
+                    try fold.apply(record, event: try record.commerceEvent(), to: target, in: v, selection: selection)
+                    count += 1
+                    return true
+                }
+                try views.catalog.setGenerations(next, in: v)
+                for (base, db) in zip(ViewTables.physicalNames, live.physical) where bases.contains(base) {
+                    try v.drop(db)
+                }
+                return (head, count)
+            }
+        }
+        folded += count
+        views.catalog.forget(current)
+        progress(folded, head)
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        let tables = try summarize(databases: bases)
+        return RebuildReport(projections: selected, events: folded, head: head, seconds: seconds, tables: tables)
+    }
+
+    // MARK: Verify
+
+    /// Folds the whole log into a private environment and compares it with the live views at the
+    /// same log position; returns the first difference of each database that differs.
+    ///
+    /// Takes no writer lock: the fold reads the log in read transactions, and the comparison
+    /// happens in one read transaction of the views, after folding privately up to its position.
+    public func verifyProjections(progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> [ProjectionMismatch] {
+        let scratchPath = configuration.dataDirectory + "/verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
+        let scratchEnv = try Environment.open(path: scratchPath, configuration: .init(
+            mapSize: configuration.environment.mapSize, maxMapSize: configuration.environment.maxMapSize, durable: false))
+        let scratch = try ViewTables(environment: scratchEnv, create: true) { $0 }
+
+        // Everything up to where the views stood at the start, in large private transactions.
+        var last: UInt64 = 0
+        var folded = 0
+        let start = try views.environment.read { try views.position(in: $0).position }
+        func foldPrivately(through end: UInt64) throws {
+            while last < end {
+                let after = last
+                let (count, reached) = try scratchEnv.write { txn -> (Int, UInt64) in
+                    let page = try log.environment.read { try log.read(after: after, through: end, limit: 100_000, in: $0) }
+                    try fold.apply(page, to: scratch, in: txn)
+                    return (page.count, page.last?.position ?? end)
+                }
+                if count == 0 { break }
+                folded += count
+                last = reached
+                progress(folded, end)
+            }
+        }
+        try foldPrivately(through: start)
+
+        // Then, within one snapshot of the views: the little that came since, and the comparison.
+        return try views.read { txn, live in
+            try foldPrivately(through: try views.position(in: txn).position)
+            return try scratchEnv.read { mine in
+                var mismatches: [ProjectionMismatch] = []
+                for (index, name) in ViewTables.physicalNames.enumerated() {
+                    if let m = try firstDifference(name, live.physical[index], in: txn, scratch.physical[index], in: mine) { mismatches.append(m) }
+                }
                 return mismatches
-            } catch let needs as ProjectionCatalog.NeedsHandles {
-                try catalog.open(needs.generations, create: false)
             }
         }
     }
 
-    func firstDifference(_ name: String, _ a: Database, _ b: Database, txn: Transaction) throws -> ProjectionMismatch? {
-        let ca = try txn.cursor(a)
-        let cb = try txn.cursor(b)
+    func firstDifference(_ name: String, _ a: Database, in ta: Transaction, _ b: Database, in tb: Transaction) throws -> ProjectionMismatch? {
+        let ca = try ta.cursor(a)
+        let cb = try tb.cursor(b)
         var ea = try ca.first()
         var eb = try cb.first()
         while true {
@@ -99,210 +250,34 @@ extension Ledger {
         }
     }
 
-    // MARK: Rebuild
+    // MARK: Summaries
 
-    public struct TableSummary: Sendable, Equatable {
-        public let table: String
-        public let rows: Int
-        /// CRC-32C over every key and value in key order: equal tables, equal checksums.
-        public let checksum: UInt32
+    /// Row counts and checksums of the live tables: the domain's tables (a user-scoped one counted
+    /// apart from the others it shares a database with) and the indexes.
+    public func summarize() throws -> [TableSummary] {
+        try summarize(databases: Set(ViewTables.physicalNames))
     }
 
-    public struct RebuildReport: Sendable {
-        public let projections: [String]
-        public let events: Int
-        public let head: UInt64
-        public let seconds: Double
-        public let tables: [TableSummary]
-        public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
-    }
-
-    public enum RebuildError: Error, CustomStringConvertible {
-        case unknownProjection(String, known: [String])
-        public var description: String {
-            switch self {
-            case let .unknownProjection(name, known): return "unknown projection \(name); known: \(known.joined(separator: ", "))"
+    func summarize(databases bases: Set<String>) throws -> [TableSummary] {
+        try views.read { txn, live in
+            var out: [TableSummary] = []
+            let store = LMDBProjectionStore(txn: txn, tables: live.projections)
+            for table in ProjectionTable.allCases where bases.contains(ProjectionDatabases.physicalName(of: table)) {
+                var summary = TableChecksum()
+                try store.scanAll(table) { summary.add($0, $1) }
+                out.append(TableSummary(table: table.rawValue, rows: summary.rows, checksum: summary.crc))
             }
-        }
-    }
-
-    /// The projections whose tables live in a physical database (e.g. `proj.users`).
-    public func projectionNames(writing database: String) -> [String] {
-        projections.all.filter { $0.tables.contains { ProjectionCatalog.physicalName(of: $0) == database } }.map(\.name)
-    }
-
-    /// The named projections plus every projection that shares a database with them (they are
-    /// rebuilt together, since a database becomes live as a whole).
-    public func projectionsToRebuild(_ names: [String]) throws -> [String] {
-        let all = projections.all
-        guard !names.isEmpty else { return all.map(\.name) }
-        for name in names where !all.contains(where: { $0.name == name }) {
-            throw RebuildError.unknownProjection(name, known: all.map(\.name))
-        }
-        var chosen = Set(names)
-        var bases = Set<String>()
-        while true {
-            bases = Set(all.filter { chosen.contains($0.name) }.flatMap { $0.tables.map(ProjectionCatalog.physicalName(of:)) })
-            let grown = Set(all.filter { p in p.tables.contains { bases.contains(ProjectionCatalog.physicalName(of: $0)) } }.map(\.name))
-            if grown == chosen { break }
-            chosen = grown
-        }
-        return all.map(\.name).filter(chosen.contains)
-    }
-
-    /// Folds already-read records into `target` inside `txn` (of any environment).
-    func apply(_ records: [EventRecord], into target: ProjectionDatabases, txn: Transaction, only: Set<String>) throws {
-        let store = LMDBProjectionStore(txn: txn, tables: target)
-        let everything = only.count >= projections.all.count
-        for record in records {
-            let event = try CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
-            let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: event)
-            if everything {
-                try projections.apply(recorded, to: store)
-            } else {
-                try projections.apply(recorded, to: store, only: only)
-            }
-        }
-    }
-
-    /// Rebuilds projections (all when `names` is empty) without holding the writer for long:
-    ///
-    /// 1. fold the whole log, read in read transactions, into a scratch environment of its own
-    ///    (not durable, large transactions: each page is written about once);
-    /// 2. copy the folded tables, in key order, into a new generation of the live databases, in
-    ///    chunks (the new generation is not live yet, so chunks are harmless);
-    /// 3. fold what was appended meanwhile into the new generation, in chunks, until little is left;
-    /// 4. in one short write transaction: fold the rest, make the new generation live, record the
-    ///    projections' positions and drop the old generation.
-    ///
-    /// Queries see the old tables or the new ones, never a mix. Safe while a server writes to the
-    /// same environment. Never re-decides anything: the issuance processor's decisions are events,
-    /// and subscriber checkpoints are left alone.
-    public func rebuildProjections(_ names: [String] = [], chunk: Int = 1_000_000, progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> RebuildReport {
-        let started = ContinuousClock.now
-        let selected = try projectionsToRebuild(names)
-        let only = Set(selected)
-        let bases = Set(projections.all.filter { only.contains($0.name) }.flatMap { $0.tables.map(ProjectionCatalog.physicalName(of:)) })
-        let (current, totalAtStart) = try environment.read { txn in (try catalog.generations(in: txn), try log.head(in: txn)) }
-        var progressTotal = totalAtStart
-
-        // 1. Fold into a scratch environment.
-        let scratchPath = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-rebuild-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
-        var folded = 0
-        var last: UInt64 = 0
-        do {
-            let scratchEnv = try Environment(path: scratchPath, configuration: .init(
-                mapSize: configuration.environment.mapSize, maxMapSize: configuration.environment.maxMapSize, durable: false))
-            let scratch = try ProjectionDatabases(environment: scratchEnv, create: true) { $0 }
-            while true {
-                // The environment re-runs this closure when the map must grow, so it only returns
-                // what it did; nothing outside changes until the commit succeeded.
-                let start = last
-                let (inChunk, end) = try scratchEnv.write { txn -> (Int, UInt64) in
-                    var inChunk = 0
-                    var cursor = start
-                    while inChunk < chunk {
-                        let after = cursor
-                        let page = try environment.read { try log.read(after: after, limit: min(50_000, chunk - inChunk), in: $0) }
-                        if page.isEmpty { break }
-                        try apply(page, into: scratch, txn: txn, only: only)
-                        inChunk += page.count
-                        cursor = page.last?.position ?? cursor
-                        progress(folded + inChunk, max(progressTotal, cursor))
-                    }
-                    return (inChunk, cursor)
+            for (base, db) in [(ViewTables.streamsBase, live.streams.database), (ViewTables.idempotencyBase, live.idempotency.database)] where bases.contains(base) {
+                var summary = TableChecksum()
+                let cursor = try txn.cursor(db)
+                var entry = try cursor.first()
+                while let e = entry {
+                    summary.add(e.key, e.value)
+                    entry = try cursor.next()
                 }
-                folded += inChunk
-                last = end
-                progressTotal = max(progressTotal, last)
-                if inChunk < chunk { break }
+                out.append(TableSummary(table: base, rows: summary.rows, checksum: summary.crc))
             }
-
-            // 2. Copy into a new generation of the live databases.
-            let generation = (ProjectionCatalog.physicalNames.map { current[$0] }.max() ?? 0) + 1
-            var next = current
-            for base in bases { next[base] = generation }
-            let target = try catalog.open(next, create: true, prefix: "")
-            let copies = zip(scratch.physical, target.physical).filter { bases.contains(ProjectionCatalog.baseName($0.1.name)) }
-            try environment.write { txn in for (_, live) in copies { try txn.clear(live) } }
-            for (from, to) in copies {
-                var resume: [UInt8]?
-                repeat {
-                    let rows = try scratchEnv.read { txn -> [([UInt8], [UInt8])] in
-                        let cursor = try txn.cursor(from)
-                        var out: [([UInt8], [UInt8])] = []
-                        var entry = try resume.map { try cursor.seek(atOrAfter: $0) } ?? cursor.first()
-                        if let r = resume, let e = entry, e.key.elementsEqual(r) { entry = try cursor.next() }
-                        while let e = entry, out.count < 200_000 {
-                            out.append((Array(e.key), Array(e.value)))
-                            entry = try cursor.next()
-                        }
-                        return out
-                    }
-                    if rows.isEmpty { break }
-                    try environment.write { txn in
-                        for (key, value) in rows { try txn.put(to, key, value, flags: .append) }
-                    }
-                    resume = rows.last?.0
-                } while true
-            }
-
-            // 3. Catch up in chunks while the new generation is still private.
-            while true {
-                let head = try log.head()
-                if head - last <= 2_000 { break }
-                let after = last
-                let (count, end) = try environment.write { txn -> (Int, UInt64) in
-                    var count = 0
-                    let end = try fold(into: target, after: after, through: head, txn: txn, limit: 20_000, only: only) { count += 1 }
-                    return (count, end)
-                }
-                folded += count
-                last = end
-                progressTotal = max(progressTotal, head)
-                progress(folded, progressTotal)
-            }
-
-            // 4. The swap.
-            let after = last
-            let (head, count) = try environment.write { txn -> (UInt64, Int) in
-                var count = 0
-                let head = try log.head(in: txn)
-                _ = try fold(into: target, after: after, through: head, txn: txn, only: only) { count += 1 }
-                let old = try catalog.resolve(in: txn)
-                try catalog.setGenerations(next, in: txn)
-                for projection in projections.all where only.contains(projection.name) {
-                    try txn.put(projectionPositions, Array(projection.name.utf8), Keys.uint64(head))
-                }
-                for db in old.physical where bases.contains(ProjectionCatalog.baseName(db.name)) {
-                    try txn.drop(db)
-                }
-                return (head, count)
-            }
-            folded += count
-            catalog.forget(current)
-            progress(folded, head)
-            let seconds = (ContinuousClock.now - started) / .seconds(1)
-            let tables = try summarize(tables: ProjectionTable.allCases.filter { t in projections.all.contains { only.contains($0.name) && $0.tables.contains(t) } })
-            return RebuildReport(projections: selected, events: folded, head: head, seconds: seconds, tables: tables)
-        }
-    }
-
-    /// Row counts and checksums of live tables.
-    public func summarize(tables: [ProjectionTable] = ProjectionTable.allCases) throws -> [TableSummary] {
-        try withLiveTables { txn, live in
-            try tables.map { table in
-                let store = LMDBProjectionStore(txn: txn, tables: live)
-                var rows = 0
-                var crc: UInt32 = 0
-                try store.scanAll(table) { key, value in
-                    rows += 1
-                    key.withUnsafeBytes { crc = CRC32C.checksum($0, seed: crc) }
-                    value.withUnsafeBytes { crc = CRC32C.checksum($0, seed: crc) }
-                }
-                return TableSummary(table: table.rawValue, rows: rows, checksum: crc)
-            }
+            return out
         }
     }
 
@@ -310,60 +285,69 @@ extension Ledger {
 
     /// The last position at or before a moment (0 when the log starts later).
     public func position(atOrBefore time: Timestamp) throws -> UInt64 {
-        try environment.read { txn in
-            var last: UInt64 = 0
-            try log.forEach(after: 0, in: txn) { record in
-                guard record.timestamp <= time else { return false }
-                last = record.position
-                return true
-            }
-            return last
+        var last: UInt64 = 0
+        try forEachEvent { record in
+            guard record.timestamp <= time else { return false }
+            last = record.position
+            return true
         }
+        return last
     }
 
-    /// Writes a new ledger directory holding the log through `position` and its projections: the
-    /// views as they were then, to open read-only (`commerce balance --read-only --data DIR`).
+    /// Writes a new ledger directory holding the log through `position` and its views: the ledger
+    /// as it was then, to open read-only (`commerce balance --read-only --data DIR`).
     public func exportSnapshot(through position: UInt64, to directory: String, progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> RebuildReport {
         let started = ContinuousClock.now
         var config = configuration
         config.dataDirectory = directory
         config.readOnly = false
+        config.recoveryProgress = nil
         let target = try Ledger(configuration: config, clock: clock)
-        guard try target.log.head() == 0 else { throw LedgerError.storeFailure("\(directory) already holds a ledger; give an empty directory") }
+        guard try target.head() == 0 else { throw LedgerError.unusable("\(directory) already holds a ledger; give an empty directory") }
+        var importer = try EventLog.Importer(log: target.log)
         var copied: UInt64 = 0
         while copied < position {
-            let batch = try environment.read { try log.read(after: copied, limit: 20_000, in: $0) }.filter { $0.position <= position }
-            if batch.isEmpty { break }
-            try target.environment.write { txn in
-                var appender = try EventLog.Appender(log: target.log, txn: txn)
-                for record in batch { try appender.appendCopy(of: record, in: txn) }
-            }
-            copied = batch.last?.position ?? copied
+            let batch = try events(after: copied, through: position, limit: 20_000)
+            guard let end = batch.last?.position else { break }
+            try importer.append(batch)
+            copied = end
             progress(Int(copied), position)
         }
-        let report = try target.rebuildProjections(progress: progress)
-        return RebuildReport(projections: report.projections, events: report.events, head: copied,
-                             seconds: (ContinuousClock.now - started) / .seconds(1), tables: report.tables)
+        let events = try target.catchUpViews()
+        try target.checkpointViews()
+        return RebuildReport(projections: viewNames, events: events, head: copied,
+                             seconds: (ContinuousClock.now - started) / .seconds(1), tables: try target.summarize())
     }
 }
 
-extension LMDBProjectionStore {
-    /// Every row of a table in key order (a user-scoped table across all users).
-    func scanAll(_ table: ProjectionTable, _ body: ([UInt8], [UInt8]) throws -> Void) throws {
-        let cursor = try txn.cursor(tables[table])
-        var entry = try cursor.first()
-        let tag = tables.tag(of: table)
-        while let e = entry {
-            if let tag {
-                if e.key.count >= 9, e.key[8] == tag {
-                    var key = Array(e.key.prefix(8))
-                    key.append(contentsOf: e.key.dropFirst(9))
-                    try body(key, Array(e.value))
-                }
-            } else {
-                try body(Array(e.key), Array(e.value))
-            }
-            entry = try cursor.next()
+/// Row count and CRC-32C over keys and values in key order.
+private struct TableChecksum {
+    var rows = 0
+    var crc: UInt32 = 0
+
+    mutating func add(_ key: [UInt8], _ value: [UInt8]) {
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in add(k, v) } }
+    }
+
+    mutating func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        rows += 1
+        crc = CRC32C.checksum(key, seed: crc)
+        crc = CRC32C.checksum(value, seed: crc)
+    }
+}
+
+/// One rebuild per ledger at a time, across processes.
+private final class RebuildLock {
+    private let fd: Int32
+
+    init(path: String) throws {
+        fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw LedgerError.storeFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw Ledger.RebuildError.concurrentRebuild("another rebuild of this ledger is running; try again when it is done")
         }
     }
+
+    deinit { close(fd) }
 }

@@ -3,31 +3,39 @@ import LMDB
 
 public struct LedgerConfiguration: Sendable {
     public var dataDirectory: String
+    /// The log's environment: map sizes (the views' grow the same way) and `durable`, which only
+    /// throwaway ledgers (tests folding thousands of them) turn off.
     public var environment: Environment.Configuration
     public var rules: CommerceRules
     /// Most commands decided in one write transaction (one fsync).
     public var maxBatchSize: Int
-    /// Decide each command in a nested transaction, so a storage failure in one leaves the
-    /// rest of its batch intact. Off, the batch is instead re-run without the failing command,
-    /// which costs nothing until a failure happens; the benchmark measures both.
-    public var isolateCommands: Bool
     public var readOnly: Bool
+    /// Write the views through a writable memory map (`MDB_WRITEMAP`); measured faster, see README.
+    public var viewsWriteMap: Bool
+    /// Called while the views are being rebuilt or caught up at open, with events done and total.
+    public var recoveryProgress: (@Sendable (_ done: Int, _ total: UInt64) -> Void)?
+    /// For tests: runs after a batch's log commit and before its views commit; throwing stands for
+    /// a crash between the two.
+    public var afterLogCommit: (@Sendable () throws -> Void)?
 
     public init(
         dataDirectory: String,
         environment: Environment.Configuration = .init(),
         rules: CommerceRules = .init(),
         maxBatchSize: Int = 2048,
-        isolateCommands: Bool = false,
-        readOnly: Bool = false
+        readOnly: Bool = false,
+        viewsWriteMap: Bool = true
     ) {
         self.dataDirectory = dataDirectory
         self.environment = environment
         self.rules = rules
         self.maxBatchSize = maxBatchSize
-        self.isolateCommands = isolateCommands
         self.readOnly = readOnly
+        self.viewsWriteMap = viewsWriteMap
     }
+
+    var logPath: String { dataDirectory + "/log" }
+    var viewsPath: String { dataDirectory + "/views" }
 }
 
 /// Failures of the store itself, as opposed to a command the rules refuse.
@@ -37,6 +45,8 @@ public enum LedgerError: Error, CustomStringConvertible, Sendable, Equatable {
     case storeFailure(String)
     case shuttingDown
     case readOnly
+    /// The data directory cannot be served as it is (e.g. views that need a rebuild, opened read-only).
+    case unusable(String)
 
     public var description: String {
         switch self {
@@ -44,6 +54,7 @@ public enum LedgerError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .storeFailure(m): return "the store failed: \(m)"
         case .shuttingDown: return "the ledger is shutting down"
         case .readOnly: return "the ledger is open read-only"
+        case let .unusable(m): return m
         }
     }
 }

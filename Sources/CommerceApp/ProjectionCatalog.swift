@@ -1,57 +1,36 @@
 import BinaryCodec
-import Commerce
 import Foundation
 import LMDB
 import Synchronization
 
-/// Which generation of each projection database is live. A rebuild folds into a new generation
-/// and then, in one short write transaction, makes it live: LMDB's snapshots mean a query sees
-/// either the old tables or the new ones, never a half-built view.
+/// Which generation of each view database is live. A rebuild folds into a new generation and
+/// then, in one short write transaction, makes it live: LMDB's snapshots mean a query sees either
+/// the old tables or the new ones, never a half-built view.
 ///
-/// The live generations are a value in the environment (`ledger.meta`), read by every transaction,
-/// so a server and a rebuild in another process agree on them.
+/// The live generations are a value in the views' meta table, read by every transaction, so a
+/// server and a rebuild in another process agree on them.
 final class ProjectionCatalog: Sendable {
-    /// The physical databases behind the tables, by base name (generation 0 uses the base name).
-    static let physicalNames: [String] = {
-        var names: [String] = []
-        for table in ProjectionTable.allCases {
-            let name = physicalName(of: table)
-            if !names.contains(name) { names.append(name) }
-        }
-        return names
-    }()
-
-    static func physicalName(of table: ProjectionTable) -> String {
-        table.isUserScoped ? "proj.users" : table.rawValue
-    }
-
     static func name(_ base: String, generation: UInt64) -> String {
         generation == 0 ? base : "\(base)@\(generation)"
     }
 
-    /// `proj.users@3` → `proj.users`; scratch prefixes are kept.
+    /// `proj.users@3` → `proj.users`.
     static func baseName(_ name: String) -> String {
         String(name.split(separator: "@", maxSplits: 1).first ?? Substring(name))
-    }
-
-    /// Drops cached handles of generations that are no longer live (their databases were dropped).
-    func forget(_ generations: Generations) {
-        opened.withLock { _ = $0.removeValue(forKey: generations.encoded()) }
-        current.withLock { $0 = (nil, nil) }
     }
 
     static let generationsKey = Array("projection-generations".utf8)
 
     let environment: Environment
     let meta: Database
-    private let opened = Mutex<[[UInt8]: ProjectionDatabases]>([:])
+    private let opened = Mutex<[[UInt8]: ViewTables]>([:])
     /// The generations seen last and their databases: every transaction checks this first.
-    private let current = Mutex<(raw: [UInt8]?, databases: ProjectionDatabases?)>((nil, nil))
+    private let current = Mutex<(raw: [UInt8]?, tables: ViewTables?)>((nil, nil))
     private let openLock = Mutex(())
 
-    init(environment: Environment) throws {
+    init(environment: Environment, meta: Database) throws {
         self.environment = environment
-        meta = try environment.openDatabase("ledger.meta")
+        self.meta = meta
         let live = try environment.read { txn in try txn.get(meta, Self.generationsKey).map(Generations.decode) } ?? Generations()
         _ = try open(live, create: true)
     }
@@ -64,6 +43,9 @@ final class ProjectionCatalog: Sendable {
             get { values[base] ?? 0 }
             set { values[base] = newValue == 0 ? nil : newValue }
         }
+
+        /// One more than the highest generation in use: new to every database.
+        var next: UInt64 { (values.values.max() ?? 0) + 1 }
 
         func encoded() -> [UInt8] {
             var w = BinaryWriter()
@@ -97,12 +79,12 @@ final class ProjectionCatalog: Sendable {
 
     /// The live databases for this transaction, or `NeedsHandles` when this process has not
     /// opened them yet (handles must be opened before the transaction that uses them begins).
-    func resolve(in txn: Transaction) throws -> ProjectionDatabases {
+    func resolve(in txn: Transaction) throws -> ViewTables {
         let last = current.withLock { $0 }
         // Hot path: the same generations as last time, compared in place without a copy.
-        if let databases = last.databases {
+        if let tables = last.tables {
             let same = try txn.withValue(meta, Self.generationsKey) { stored in last.raw.map { stored.elementsEqual($0) } ?? false } ?? (last.raw == nil)
-            if same { return databases }
+            if same { return tables }
         }
         let stored = try txn.get(meta, Self.generationsKey)
         let raw = stored ?? Generations().encoded()
@@ -115,14 +97,20 @@ final class ProjectionCatalog: Sendable {
 
     /// Opens (creating when asked) the databases of `generations` and remembers them.
     @discardableResult
-    func open(_ generations: Generations, create: Bool, prefix: String = "") throws -> ProjectionDatabases {
+    func open(_ generations: Generations, create: Bool) throws -> ViewTables {
         try openLock.withLock { _ in
             let canCreate = create && !environment.configuration.readOnly
-            let dbs = try ProjectionDatabases(environment: environment, create: canCreate) { base in
-                prefix + Self.name(base, generation: generations[base])
+            let tables = try ViewTables(environment: environment, create: canCreate) { base in
+                Self.name(base, generation: generations[base])
             }
-            if prefix.isEmpty { opened.withLock { $0[generations.encoded()] = dbs } }
-            return dbs
+            opened.withLock { $0[generations.encoded()] = tables }
+            return tables
         }
+    }
+
+    /// Drops cached handles of generations that are no longer live (their databases were dropped).
+    func forget(_ generations: Generations) {
+        opened.withLock { _ = $0.removeValue(forKey: generations.encoded()) }
+        current.withLock { $0 = (nil, nil) }
     }
 }

@@ -54,8 +54,9 @@ public struct LedgerOptions: ParsableArguments {
             guard FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw CLIError.store("no data directory at \(dataDirectory)")
             }
-            guard FileManager.default.fileExists(atPath: dataDirectory + "/data.mdb") else {
-                throw CLIError.store("\(dataDirectory) is not a ledger (no data.mdb)")
+            // `data.mdb` at the top: a ledger of the single-environment layout, moved at open.
+            guard FileManager.default.fileExists(atPath: dataDirectory + "/log/data.mdb") || FileManager.default.fileExists(atPath: dataDirectory + "/data.mdb") else {
+                throw CLIError.store("\(dataDirectory) is not a ledger (no log/data.mdb)")
             }
         }
         do {

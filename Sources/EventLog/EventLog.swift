@@ -1,28 +1,51 @@
 import BinaryCodec
 import LMDB
 
-/// The append-only event log inside an LMDB environment.
+/// The append-only event log: the one durable truth of a ledger.
 ///
-/// Tables: `log.events` (position → record), `log.streams` (stream ‖ 0x00 ‖ version → position),
-/// `log.checkpoints` (subscriber name → last handled position). No domain knowledge here.
+/// Tables, in an environment of its own that is synced at every commit: `log.events`
+/// (position → record) and `log.meta` (the log's identity). Nothing that can be derived from the
+/// records is kept here; the stream index (`StreamIndex`) and subscriber checkpoints
+/// (`CheckpointTable`) live with the other rebuildable views. No domain knowledge here.
+///
+/// After a crash the log holds exactly the transactions whose commit returned: LMDB's commit
+/// syncs the data pages, then the meta page.
 public final class EventLog: Sendable {
     public let environment: Environment
     let events: Database
-    let streams: Database
-    let checkpoints: Database
+    let meta: Database
+    /// Random bytes made when the log was created: views and copies record whose log they fold.
+    public let identity: [UInt8]
     /// In-process wake-up for subscribers after a commit.
     public let notifier = HeadNotifier()
+
+    static let identityKey = Array("identity".utf8)
+    /// Keys index the idempotency view, so they must stay well under LMDB's key size limit.
+    public static let maxIdempotencyKeyLength = 255
 
     public init(environment: Environment) throws {
         self.environment = environment
         events = try environment.openDatabase("log.events")
-        streams = try environment.openDatabase("log.streams")
-        checkpoints = try environment.openDatabase("log.checkpoints")
+        meta = try environment.openDatabase("log.meta")
+        let stored = try environment.read { [meta] txn in try txn.get(meta, Self.identityKey) }
+        if let stored {
+            identity = stored
+        } else if environment.configuration.readOnly {
+            identity = []
+        } else {
+            let made = (0..<16).map { _ in UInt8.random(in: 0...255) }
+            identity = try environment.write { [meta] txn -> [UInt8] in
+                // Another process may have created the log meanwhile: the first identity stays.
+                if let raced = try txn.get(meta, Self.identityKey) { return raced }
+                try txn.put(meta, Self.identityKey, made)
+                return made
+            }
+        }
         let head = try environment.read { try Self.head(events, in: $0) }
         notifier.publish(head: head)
     }
 
-    // MARK: Positions and streams
+    // MARK: Positions
 
     /// The position of the newest event, 0 when the log is empty.
     public func head(in txn: Transaction) throws -> UInt64 {
@@ -38,98 +61,79 @@ public final class EventLog: Sendable {
         try environment.read { try head(in: $0) }
     }
 
-    static func streamPrefix(_ stream: String) -> [UInt8] {
-        var key = Array(stream.utf8)
-        key.append(0)
-        return key
-    }
-
-    static func streamKey(_ stream: String, _ version: UInt64) -> [UInt8] {
-        var key = streamPrefix(stream)
-        key.reserveCapacity(key.count + 8)
-        withUnsafeBytes(of: version.bigEndian) { key.append(contentsOf: $0) }
-        return key
-    }
-
-    /// The version of a stream's newest event, 0 for a stream with no events.
-    public func streamVersion(_ stream: String, in txn: Transaction) throws -> UInt64 {
-        let prefix = Self.streamPrefix(stream)
-        var upper = prefix
-        upper[upper.count - 1] = 1
-        guard let entry = try txn.cursor(streams).seek(before: upper) else { return 0 }
-        guard entry.key.count == prefix.count + 8, entry.key.starts(with: prefix) else { return 0 }
-        return Keys.readUInt64(entry.key, at: prefix.count) ?? 0
+    /// The checksum stored with the record at `position`: with the position, it identifies the
+    /// record (views remember it to notice a log that is not the one they folded).
+    public func checksum(at position: UInt64, in txn: Transaction) throws -> UInt32? {
+        try txn.withValue(events, Keys.uint64(position)) { RecordCodec.storedChecksum($0) }.flatMap { $0 }
     }
 
     // MARK: Appending
 
-    /// Appends events in order inside the caller's write transaction.
-    /// `expected` holds, per stream, the version the caller decided against.
+    /// Appends events in order inside the caller's write transactions: records into `txn` (the
+    /// log's), stream versions from and into `streams` within `streamTxn` (the views').
     @discardableResult
     public func append(
-        _ newEvents: [NewEvent], metadata: AppendMetadata,
-        expected: [String: ExpectedVersion] = [:], in txn: Transaction
+        _ newEvents: [NewEvent], metadata: AppendMetadata, expected: [String: ExpectedVersion] = [:],
+        in txn: Transaction, streams: StreamIndex, streamTxn: Transaction
     ) throws -> [EventRecord] {
-        var appender = try Appender(log: self, txn: txn)
-        return try appender.append(newEvents, metadata: metadata, expected: expected, in: txn)
+        var appender = try Appender(log: self, txn: txn, streams: streams, streamTxn: streamTxn)
+        return try appender.append(newEvents, metadata: metadata, expected: expected)
     }
 
     /// Appends several commands' events in one transaction, reading the head only once.
-    /// `mark()` before a nested transaction and `rollback(to:)` if it aborts.
+    /// `mark()` before a command and `rollback(to:)` if its writes are abandoned.
     public struct Appender {
         let log: EventLog
+        let txn: Transaction
+        let streams: StreamIndex
+        let streamTxn: Transaction
         public private(set) var head: UInt64
+        /// The checksum of the record at `head` (0 for an empty log).
+        public private(set) var headChecksum: UInt32
         private var versions: [String: UInt64] = [:]
         /// Stream versions as they were before each append since the batch began, for rollback.
         private var journal: [(stream: String, previous: UInt64?)] = []
 
         public struct Mark {
             let head: UInt64
+            let headChecksum: UInt32
             let journalCount: Int
         }
 
-        public func mark() -> Mark { Mark(head: head, journalCount: journal.count) }
+        public func mark() -> Mark { Mark(head: head, headChecksum: headChecksum, journalCount: journal.count) }
 
-        /// Forgets every append after `mark` (their transaction was aborted).
+        /// Forgets every append after `mark` (their writes were abandoned with their transaction).
         public mutating func rollback(to mark: Mark) {
             while journal.count > mark.journalCount {
                 let entry = journal.removeLast()
                 versions[entry.stream] = entry.previous
             }
             head = mark.head
+            headChecksum = mark.headChecksum
         }
 
-        public init(log: EventLog, txn: Transaction) throws {
+        public init(log: EventLog, txn: Transaction, streams: StreamIndex, streamTxn: Transaction) throws {
             self.log = log
+            self.txn = txn
+            self.streams = streams
+            self.streamTxn = streamTxn
             head = try log.head(in: txn)
+            headChecksum = head == 0 ? 0 : try log.checksum(at: head, in: txn) ?? 0
         }
 
-        public mutating func version(of stream: String, in txn: Transaction) throws -> UInt64 {
+        public mutating func version(of stream: String) throws -> UInt64 {
             if let v = versions[stream] { return v }
-            let v = try log.streamVersion(stream, in: txn)
+            let v = try streams.version(of: stream, in: streamTxn)
             versions[stream] = v
             return v
         }
 
-        /// Appends a record read from another log (import, snapshots) with its own metadata; it must
-        /// land at the same position and stream version it had there.
-        public mutating func appendCopy(of record: EventRecord, in txn: Transaction) throws {
-            guard record.position == head + 1 else {
-                throw EventLogError.copyOutOfOrder(position: record.position, reason: "follows \(head): positions must be gapless from 1")
+        public mutating func append(_ newEvents: [NewEvent], metadata: AppendMetadata, expected: [String: ExpectedVersion] = [:]) throws -> [EventRecord] {
+            if let key = metadata.idempotencyKey, key.isEmpty || key.utf8.count > EventLog.maxIdempotencyKeyLength {
+                throw EventLogError.invalidIdempotencyKey(key)
             }
-            let event = NewEvent(stream: record.stream, type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
-            let metadata = AppendMetadata(timestamp: record.timestamp, commandId: record.commandId, idempotencyKey: record.idempotencyKey)
-            let stored = try append([event], metadata: metadata, in: txn)
-            guard stored.first?.streamVersion == record.streamVersion else {
-                throw EventLogError.copyOutOfOrder(position: record.position, reason: "stream \(record.stream) version \(record.streamVersion) does not follow")
-            }
-        }
-
-        public mutating func append(
-            _ newEvents: [NewEvent], metadata: AppendMetadata, expected: [String: ExpectedVersion] = [:], in txn: Transaction
-        ) throws -> [EventRecord] {
             for (stream, expectation) in expected {
-                let actual = try version(of: stream, in: txn)
+                let actual = try version(of: stream)
                 switch expectation {
                 case .any: continue
                 case .noStream where actual == 0: continue
@@ -139,22 +143,26 @@ public final class EventLog: Sendable {
             }
             var records: [EventRecord] = []
             records.reserveCapacity(newEvents.count)
-            for event in newEvents {
-                guard !event.stream.isEmpty, !event.stream.utf8.contains(0), event.stream.utf8.count <= 200 else {
+            for (index, event) in newEvents.enumerated() {
+                guard !event.stream.isEmpty, !event.stream.utf8.contains(0), event.stream.utf8.count <= StreamIndex.maxStreamLength else {
                     throw EventLogError.invalidStreamName(event.stream)
                 }
-                let streamVersion = try version(of: event.stream, in: txn) + 1
+                let streamVersion = try version(of: event.stream) + 1
                 let position = head + 1
-                let value = RecordCodec.encode(event, streamVersion: streamVersion, metadata: metadata)
+                // The command's fingerprint rides on its first event only.
+                let fingerprint = index == 0 ? metadata.commandFingerprint : nil
+                let (value, checksum) = RecordCodec.encode(event, streamVersion: streamVersion, metadata: metadata, fingerprint: fingerprint)
                 try txn.put(log.events, Keys.uint64(position), value, flags: .append)
-                try txn.put(log.streams, EventLog.streamKey(event.stream, streamVersion), Keys.uint64(position))
-                head = position
-                journal.append((event.stream, versions.updateValue(streamVersion, forKey: event.stream)))
-                records.append(EventRecord(
+                let record = EventRecord(
                     position: position, stream: event.stream, streamVersion: streamVersion, type: event.type,
-                    schemaVersion: event.schemaVersion, timestamp: metadata.timestamp,
-                    commandId: metadata.commandId, idempotencyKey: metadata.idempotencyKey, payload: event.payload
-                ))
+                    schemaVersion: event.schemaVersion, timestamp: metadata.timestamp, commandId: metadata.commandId,
+                    idempotencyKey: metadata.idempotencyKey, commandFingerprint: fingerprint, payload: event.payload
+                )
+                try streams.add(record, in: streamTxn)
+                head = position
+                headChecksum = checksum
+                journal.append((event.stream, versions.updateValue(streamVersion, forKey: event.stream)))
+                records.append(record)
             }
             return records
         }
@@ -170,9 +178,24 @@ public final class EventLog: Sendable {
     public func forEach(
         after position: UInt64, in txn: Transaction, _ body: (EventRecord) throws -> Bool
     ) throws {
-        let cursor = try txn.cursor(events)
-        var entry = try cursor.seek(atOrAfter: Keys.uint64(position &+ 1))
+        try Self.forEach(in: events, after: position, txn: txn, body)
+    }
+
+    /// Up to `limit` records after `position` of a records table in this log's format, possibly of
+    /// another environment (the single-environment layout of earlier releases).
+    public static func records(in table: Database, after position: UInt64, limit: Int, txn: Transaction) throws -> [EventRecord] {
+        var out: [EventRecord] = []
+        try forEach(in: table, after: position, txn: txn) { record in
+            out.append(record)
+            return out.count < limit
+        }
+        return out
+    }
+
+    static func forEach(in events: Database, after position: UInt64, txn: Transaction, _ body: (EventRecord) throws -> Bool) throws {
         if position == UInt64.max { return }
+        let cursor = try txn.cursor(events)
+        var entry = try cursor.seek(atOrAfter: Keys.uint64(position + 1))
         while let current = entry {
             guard let key = Keys.readUInt64(current.key) else {
                 throw EventLogError.corruptRecord(position: 0, reason: "key of \(current.key.count) bytes")
@@ -208,62 +231,15 @@ public final class EventLog: Sendable {
         }
     }
 
-    /// Up to `limit` events after `position` that match `filter`.
-    public func read(after position: UInt64, limit: Int, filter: Filter = .init(), in txn: Transaction) throws -> [EventRecord] {
+    /// Up to `limit` events with a position in (`position`, `through`] that match `filter`,
+    /// walking the log in order (a stream filter is better served by `StreamIndex`).
+    public func read(after position: UInt64, through: UInt64 = .max, limit: Int, filter: Filter = .init(), in txn: Transaction) throws -> [EventRecord] {
         var out: [EventRecord] = []
-        if let stream = filter.stream {
-            // A stream filter walks the stream index instead of the whole log.
-            let prefix = Self.streamPrefix(stream)
-            let cursor = try txn.cursor(streams)
-            var entry = try cursor.seek(atOrAfter: prefix)
-            while let current = entry, out.count < limit, current.key.starts(with: prefix) {
-                if let p = Keys.readUInt64(current.value), p > position, let r = try event(at: p, in: txn), filter.matches(r) {
-                    out.append(r)
-                }
-                entry = try cursor.next()
-            }
-            return out
-        }
+        guard limit > 0 else { return out }
         try forEach(after: position, in: txn) { r in
+            guard r.position <= through else { return false }
             if filter.matches(r) { out.append(r) }
             return out.count < limit
-        }
-        return out
-    }
-
-    /// A stream's events from `fromVersion` (inclusive), in version order.
-    public func readStream(_ stream: String, fromVersion: UInt64 = 1, limit: Int = .max, in txn: Transaction) throws -> [EventRecord] {
-        let prefix = Self.streamPrefix(stream)
-        let cursor = try txn.cursor(streams)
-        var out: [EventRecord] = []
-        var entry = try cursor.seek(atOrAfter: Self.streamKey(stream, fromVersion))
-        while let current = entry, out.count < limit, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
-            guard let p = Keys.readUInt64(current.value), let r = try event(at: p, in: txn) else {
-                throw EventLogError.corruptRecord(position: 0, reason: "stream index of \(stream) points nowhere")
-            }
-            out.append(r)
-            entry = try cursor.next()
-        }
-        return out
-    }
-
-    // MARK: Checkpoints
-
-    public func checkpoint(_ name: String, in txn: Transaction) throws -> UInt64? {
-        try txn.withValue(checkpoints, Array(name.utf8)) { Keys.readUInt64($0) }.flatMap { $0 }
-    }
-
-    public func setCheckpoint(_ name: String, to position: UInt64, in txn: Transaction) throws {
-        try txn.put(checkpoints, Array(name.utf8), Keys.uint64(position))
-    }
-
-    public func checkpoints(in txn: Transaction) throws -> [(name: String, position: UInt64)] {
-        let cursor = try txn.cursor(checkpoints)
-        var out: [(String, UInt64)] = []
-        var entry = try cursor.first()
-        while let e = entry {
-            out.append((String(decoding: e.key, as: UTF8.self), Keys.readUInt64(e.value) ?? 0))
-            entry = try cursor.next()
         }
         return out
     }

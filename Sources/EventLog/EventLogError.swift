@@ -4,6 +4,7 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A stored record fails its checksum or cannot be parsed.
     case corruptRecord(position: UInt64, reason: String)
     case invalidStreamName(String)
+    case invalidIdempotencyKey(String)
     /// A copied record does not continue the target log (see `Appender.appendCopy`).
     case copyOutOfOrder(position: UInt64, reason: String)
 
@@ -15,6 +16,8 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
             return "record at position \(position) is corrupt: \(reason)"
         case let .invalidStreamName(name):
             return "invalid stream name \(name.debugDescription)"
+        case let .invalidIdempotencyKey(key):
+            return "an idempotency key must be 1 to \(EventLog.maxIdempotencyKeyLength) bytes, got \(key.utf8.count)"
         case let .copyOutOfOrder(position, reason):
             return "event \(position): \(reason)"
         }

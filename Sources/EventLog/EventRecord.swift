@@ -13,11 +13,14 @@ public struct EventRecord: Sendable, Equatable {
     /// The command that produced this event (correlation id); all events of one command share it.
     public let commandId: UInt64
     public let idempotencyKey: String?
+    /// On the first event of a command sent with an idempotency key: the command's canonical
+    /// bytes, so that a retry can be told from a reuse of the key by the log alone.
+    public let commandFingerprint: [UInt8]?
     public let payload: [UInt8]
 
     public init(
         position: UInt64, stream: String, streamVersion: UInt64, type: String, schemaVersion: UInt16,
-        timestamp: Int64, commandId: UInt64, idempotencyKey: String?, payload: [UInt8]
+        timestamp: Int64, commandId: UInt64, idempotencyKey: String?, commandFingerprint: [UInt8]? = nil, payload: [UInt8]
     ) {
         self.position = position
         self.stream = stream
@@ -27,6 +30,7 @@ public struct EventRecord: Sendable, Equatable {
         self.timestamp = timestamp
         self.commandId = commandId
         self.idempotencyKey = idempotencyKey
+        self.commandFingerprint = commandFingerprint
         self.payload = payload
     }
 }
@@ -58,10 +62,13 @@ public struct AppendMetadata: Sendable {
     public var timestamp: Int64
     public var commandId: UInt64
     public var idempotencyKey: String?
+    /// Stored on the first event only (see `EventRecord.commandFingerprint`).
+    public var commandFingerprint: [UInt8]?
 
-    public init(timestamp: Int64, commandId: UInt64, idempotencyKey: String? = nil) {
+    public init(timestamp: Int64, commandId: UInt64, idempotencyKey: String? = nil, commandFingerprint: [UInt8]? = nil) {
         self.timestamp = timestamp
         self.commandId = commandId
         self.idempotencyKey = idempotencyKey
+        self.commandFingerprint = commandFingerprint
     }
 }

@@ -1,6 +1,11 @@
 import CLMDB
 
 /// A position in a database. Entries borrow the map: valid until the next move or the end of the transaction.
+///
+/// A cursor is used inside its transaction's closure. One that escapes it throws
+/// `LMDBError.transactionEnded` on its next move, and is freed correctly either way: LMDB frees a
+/// write transaction's cursors when the transaction ends (closing them again would be a double
+/// free) but leaves a read transaction's to be closed by their owner.
 public final class Cursor {
     public struct Entry {
         public let key: UnsafeRawBufferPointer
@@ -9,16 +14,21 @@ public final class Cursor {
 
     private let handle: OpaquePointer
     public let database: Database
+    private let transaction: Transaction
 
-    init(handle: OpaquePointer, database: Database) {
+    init(handle: OpaquePointer, database: Database, transaction: Transaction) {
         self.handle = handle
         self.database = database
+        self.transaction = transaction
     }
 
-    deinit { mdb_cursor_close(handle) }
+    deinit {
+        if transaction.handle != nil || transaction.isReadOnly { mdb_cursor_close(handle) }
+    }
 
     @inline(__always)
     private func move(_ op: MDB_cursor_op, key: [UInt8]? = nil) throws -> Entry? {
+        guard transaction.handle != nil else { throw LMDBError.transactionEnded }
         var k = MDB_val()
         var v = MDB_val()
         let rc: Int32

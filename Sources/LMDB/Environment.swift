@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,6 +10,10 @@ import Darwin
 ///
 /// Opened with `MDB_NOTLS`, so read transactions may run on any thread (Swift tasks hop threads).
 /// Write transactions are serialized by LMDB's writer lock across threads and processes.
+///
+/// A process holds each environment open once (`open(path:configuration:)` hands out the handle
+/// already open): LMDB's lock file relies on per-process POSIX locks, and a second open in the
+/// same process, or its close, would silently break them.
 public final class Environment: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Map size at open; it doubles on demand up to `maxMapSize`.
@@ -17,8 +22,14 @@ public final class Environment: @unchecked Sendable {
         public var maxDatabases: UInt32
         public var maxReaders: UInt32
         public var readOnly: Bool
-        /// Sync to disk at every commit (the default). Only throwaway environments turn it off.
+        /// Sync to disk at every commit (the default). Environments whose contents can be rebuilt
+        /// turn it off and call `sync()` when they choose.
         public var durable: Bool
+        /// Write pages straight into the memory map (`MDB_WRITEMAP`): fewer copies and no write
+        /// calls. The map's file is then allocated up front (`posix_fallocate`), so a full disk is
+        /// an error when the map grows, never a `SIGBUS` when a page is touched. Every process
+        /// opening the environment must use the same setting.
+        public var writeMap: Bool
 
         public init(
             mapSize: Int = 256 << 20,
@@ -26,7 +37,8 @@ public final class Environment: @unchecked Sendable {
             maxDatabases: UInt32 = 128,
             maxReaders: UInt32 = 1024,
             readOnly: Bool = false,
-            durable: Bool = true
+            durable: Bool = true,
+            writeMap: Bool = false
         ) {
             self.mapSize = mapSize
             self.maxMapSize = max(maxMapSize, mapSize)
@@ -34,6 +46,7 @@ public final class Environment: @unchecked Sendable {
             self.maxReaders = maxReaders
             self.readOnly = readOnly
             self.durable = durable
+            self.writeMap = writeMap
         }
     }
 
@@ -44,14 +57,48 @@ public final class Environment: @unchecked Sendable {
     /// Readers the previous owner left behind when it crashed, cleared at open.
     public let staleReadersCleared: Int32
 
-    public init(path: String, configuration: Configuration = .init()) throws {
-        self.path = path
-        self.configuration = configuration
-        if !configuration.readOnly {
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw LMDBError(code: errno, operation: "mkdir \(path)")
-            }
+    /// The environment at `path`, opened now or already open in this process.
+    public static func open(path: String, configuration: Configuration = .init()) throws -> Environment {
+        if !configuration.readOnly, mkdir(path, 0o755) != 0, errno != EEXIST {
+            throw LMDBError(code: errno, operation: "mkdir \(path)")
         }
+        let key = canonicalPath(path)
+        while true {
+            let opened: Environment? = try openEnvironments.withLock { open in
+                if let entry = open[key] {
+                    // No handle: the last one is closing right now; open again once it is closed.
+                    guard let existing = entry.environment else { return nil }
+                    if existing.configuration.readOnly && !configuration.readOnly {
+                        throw LMDBError(code: EBUSY, operation: "open \(path): already open read-only in this process")
+                    }
+                    return existing
+                }
+                let made = try Environment(path: path, key: key, configuration: configuration)
+                open[key] = OpenEntry(environment: made, id: ObjectIdentifier(made))
+                return made
+            }
+            if let opened { return opened }
+            usleep(1_000)
+        }
+    }
+
+    private struct OpenEntry {
+        weak var environment: Environment?
+        let id: ObjectIdentifier
+    }
+    private static let openEnvironments = Mutex<[String: OpenEntry]>([:])
+    private let key: String
+
+    private static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    private init(path: String, key: String, configuration: Configuration) throws {
+        self.path = path
+        self.key = key
+        self.configuration = configuration
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         guard let env else { throw LMDBError(code: EINVAL, operation: "mdb_env_create") }
@@ -62,7 +109,9 @@ public final class Environment: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
             if !configuration.durable { flags |= UInt32(MDB_NOSYNC) }
+            if configuration.writeMap && !configuration.readOnly { flags |= UInt32(MDB_WRITEMAP) }
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open \(path)")
+            if configuration.writeMap && !configuration.readOnly { try Self.allocateMap(env, path: path) }
         } catch {
             mdb_env_close(env)
             throw error
@@ -73,7 +122,25 @@ public final class Environment: @unchecked Sendable {
         staleReadersCleared = dead
     }
 
-    deinit { mdb_env_close(handle) }
+    /// With a writable map LMDB sizes the file to the map but leaves it sparse: reserve its blocks
+    /// now, so that running out of disk is an error here rather than a signal on a page fault.
+    private static func allocateMap(_ env: OpaquePointer, path: String) throws {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        let fd = Glibc.open(path + "/data.mdb", O_RDWR)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open \(path)/data.mdb") }
+        defer { close(fd) }
+        let rc = posix_fallocate(fd, 0, off_t(info.me_mapsize))
+        if rc != 0 { throw LMDBError(code: rc, operation: "posix_fallocate \(path)/data.mdb") }
+    }
+
+    deinit {
+        mdb_env_close(handle)
+        let id = ObjectIdentifier(self)
+        Self.openEnvironments.withLock { open in
+            if open[key]?.id == id { open[key] = nil }
+        }
+    }
 
     /// The current size of the map in bytes (another process may have grown it).
     public var mapSize: Int { info().mapSize }
@@ -106,9 +173,15 @@ public final class Environment: @unchecked Sendable {
     public func openDatabase(_ name: String, create: Bool = true) throws -> Database {
         if configuration.readOnly || !create {
             // A handle opened in a read transaction survives only if that transaction commits.
-            return try gate.withShared {
-                try Transaction.committing(env: handle, parent: nil, flags: UInt32(MDB_RDONLY), "mdb_txn_begin(read)") {
-                    try $0.openDatabase(name, create: false)
+            while true {
+                do {
+                    return try gate.withShared {
+                        try Transaction.committing(env: handle, path: path, flags: UInt32(MDB_RDONLY), "mdb_txn_begin(read)") {
+                            try $0.openDatabase(name, create: false)
+                        }
+                    }
+                } catch is Transaction.MapResizedAtBegin {
+                    try adoptForeignMapSize()
                 }
             }
         }
@@ -120,6 +193,13 @@ public final class Environment: @unchecked Sendable {
         try write { txn in try txn.drop(db) }
     }
 
+    /// The id of the newest committed write transaction, by any process.
+    public var lastTransactionId: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_last_txnid
+    }
+
     /// Runs `body` in a read transaction. Never waits for the writer.
     @inline(__always)
     public func read<R>(_ body: (Transaction) throws -> R) throws -> R {
@@ -129,7 +209,7 @@ public final class Environment: @unchecked Sendable {
                 let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
                 if rc == MDB_MAP_RESIZED { return nil }
                 try check(rc, "mdb_txn_begin(read)")
-                let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(read)"), readOnly: true)
+                let transaction = Transaction(handle: try required(txn, "mdb_txn_begin(read)"), readOnly: true, environment: path)
                 defer { transaction.abort() }
                 return try body(transaction)
             }
@@ -138,30 +218,48 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a write transaction and commits it durably.
+    /// Runs `body` in a write transaction and commits it (durably unless `durable` is off).
     ///
     /// When the map is full the transaction is aborted, the map doubles (up to `maxMapSize`)
     /// and `body` runs again from the start, so `body` must have no effects outside the transaction.
     public func write<R>(_ body: (Transaction) throws -> R) throws -> R {
         while true {
             do {
-                return try gate.withShared {
-                    try Transaction.committing(env: handle, parent: nil, flags: 0, "mdb_txn_begin(write)", body)
-                }
-            } catch let error as LMDBError where error.code == MDB_MAP_RESIZED {
-                try adoptForeignMapSize()
+                return try writeOnce(body)
             } catch let error as LMDBError where error.isMapFull {
                 try grow(after: error)
             }
         }
     }
 
-    private func grow(after error: LMDBError) throws {
+    /// Runs `body` in one write transaction: commits when it returns, aborts when it throws, and
+    /// never runs it twice. For callers that order commits across environments themselves; a full
+    /// map is theirs to handle (`grow(after:)`, then run again).
+    public func writeOnce<R>(_ body: (Transaction) throws -> R) throws -> R {
+        while true {
+            do {
+                return try gate.withShared { try Transaction.committing(env: handle, path: path, flags: 0, "mdb_txn_begin(write)", body) }
+            } catch is Transaction.MapResizedAtBegin {
+                try adoptForeignMapSize()
+            }
+        }
+    }
+
+    /// Doubles the map (up to `maxMapSize`) after `error`, a full map; rethrows it at the maximum.
+    /// No transaction of this process may be open on the environment.
+    public func grow(after error: LMDBError) throws {
         try gate.withExclusive {
             let current = info().mapSize
             guard current < configuration.maxMapSize else { throw error }
             let next = min(current * 2, configuration.maxMapSize)
             try check(mdb_env_set_mapsize(handle, next), "mdb_env_set_mapsize(\(next))")
+            do {
+                if configuration.writeMap && !configuration.readOnly { try Self.allocateMap(handle, path: path) }
+            } catch {
+                // No room on the disk for the larger map: keep the size that is backed.
+                _ = mdb_env_set_mapsize(handle, current)
+                throw error
+            }
         }
     }
 
@@ -172,12 +270,14 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+
     /// A consistent copy of the environment, safe while writers run; `compact` drops free pages.
     public func copy(to directory: String, compact: Bool = true) throws {
         try check(mdb_env_copy2(handle, directory, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2 \(directory)")
     }
 
-    /// Flushes buffers to disk (only needed if durability flags were relaxed).
+    /// Flushes everything committed so far to disk (only needed when `durable` is off). Takes no
+    /// lock: writers go on meanwhile, and what they commit later is not covered.
     public func sync() throws {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync")
     }

@@ -10,16 +10,25 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
     public let code: Int32
     /// The call that failed, so a message says where as well as what.
     public let operation: String
+    /// The environment a failed write belonged to, so a caller writing to two can tell which one
+    /// needs a larger map.
+    public let environment: String?
 
-    public init(code: Int32, operation: String) {
+    public init(code: Int32, operation: String, environment: String? = nil) {
         self.code = code
         self.operation = operation
+        self.environment = environment
     }
 
     public var message: String { String(cString: mdb_strerror(code)) }
     public var description: String { "\(operation): \(message) (\(code))" }
 
+    /// A transaction or cursor used after the closure that owned it returned.
+    public static let transactionEnded = LMDBError(code: EINVAL, operation: "a transaction or cursor used after its transaction ended")
+
     public var isMapFull: Bool { code == MDB_MAP_FULL }
+    /// The disk (not the map) refused to grow: free space, then retry.
+    public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT }
     public var isNotFound: Bool { code == MDB_NOTFOUND }
     public var isKeyExists: Bool { code == MDB_KEYEXIST }
     /// Another process holds the lock file in a way we cannot share (e.g. a read-only open of a busy env).

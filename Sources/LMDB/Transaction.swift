@@ -1,28 +1,39 @@
 import CLMDB
 
-/// A read or write transaction. Only valid inside the closure that received it.
+/// A read or write transaction, valid only inside the closure that received it.
+///
+/// Lifetimes are checked, not assumed: a transaction used after its closure returned throws
+/// `LMDBError.transactionEnded` instead of touching freed memory, and so does a cursor that
+/// outlived its transaction (see `Cursor`).
 ///
 /// Buffers handed out by `withValue` and by cursors point into the map and are valid only
 /// until the transaction ends or the next write, so callers decode them at once.
 public final class Transaction {
     private(set) var handle: OpaquePointer?
     public let isReadOnly: Bool
+    let environment: String
 
-    init(handle: OpaquePointer, readOnly: Bool) {
+    init(handle: OpaquePointer, readOnly: Bool, environment: String) {
         self.handle = handle
         self.isReadOnly = readOnly
+        self.environment = environment
     }
 
-    @inline(__always) var txn: OpaquePointer {
-        // The closure-scoped API means a transaction is never used after it ends.
-        handle.unsafelyUnwrapped
+    /// A failed write names the environment, so a full map can be told apart from another's.
+    @inline(__always) private func checkWrite(_ code: Int32, _ operation: @autoclosure () -> String) throws {
+        if code != 0 { throw LMDBError(code: code, operation: operation(), environment: environment) }
+    }
+
+    @inline(__always) func txn() throws -> OpaquePointer {
+        guard let handle else { throw LMDBError.transactionEnded }
+        return handle
     }
 
     func commit() throws {
-        guard let handle else { return }
+        guard let handle else { throw LMDBError.transactionEnded }
         self.handle = nil
         // mdb_txn_commit frees the transaction even when it fails.
-        try check(mdb_txn_commit(handle), "mdb_txn_commit")
+        try checkWrite(mdb_txn_commit(handle), "mdb_txn_commit")
     }
 
     func abort() {
@@ -33,13 +44,14 @@ public final class Transaction {
 
     func openDatabase(_ name: String, create: Bool) throws -> Database {
         var dbi: MDB_dbi = 0
-        try check(mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi), "mdb_dbi_open \(name)")
+        try check(mdb_dbi_open(try txn(), name, create ? UInt32(MDB_CREATE) : 0, &dbi), "mdb_dbi_open \(name)")
         return Database(name: name, dbi: dbi)
     }
 
     /// Runs `body` with a borrowed view of the value stored under `key`, or returns nil when absent.
     @inline(__always)
     public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let txn = try txn()
         var data = MDB_val()
         let rc = key.withUnsafeBytes { k -> Int32 in
             var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
@@ -65,6 +77,7 @@ public final class Transaction {
     }
 
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: PutFlags = []) throws {
+        let txn = try txn()
         let rc = key.withUnsafeBytes { k in
             value.withUnsafeBytes { v -> Int32 in
                 var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
@@ -72,35 +85,36 @@ public final class Transaction {
                 return mdb_put(txn, db.dbi, &keyVal, &dataVal, flags.rawValue)
             }
         }
-        try check(rc, "mdb_put \(db.name)")
+        try checkWrite(rc, "mdb_put \(db.name)")
     }
 
     /// Removes `key`; returns whether it was there.
     @discardableResult
     public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
+        let txn = try txn()
         let rc = key.withUnsafeBytes { k -> Int32 in
             var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
             return mdb_del(txn, db.dbi, &keyVal, nil)
         }
         if rc == MDB_NOTFOUND { return false }
-        try check(rc, "mdb_del \(db.name)")
+        try checkWrite(rc, "mdb_del \(db.name)")
         return true
     }
 
     /// Empties a database (keeps it open).
     public func clear(_ db: Database) throws {
-        try check(mdb_drop(txn, db.dbi, 0), "mdb_drop \(db.name)")
+        try checkWrite(mdb_drop(try txn(), db.dbi, 0), "mdb_drop \(db.name)")
     }
 
     /// Deletes a database from the environment (its handle is closed).
     public func drop(_ db: Database) throws {
-        try check(mdb_drop(txn, db.dbi, 1), "mdb_drop \(db.name)")
+        try checkWrite(mdb_drop(try txn(), db.dbi, 1), "mdb_drop \(db.name)")
     }
 
     /// Number of entries in a database.
     public func count(_ db: Database) throws -> Int {
         var stat = MDB_stat()
-        try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat \(db.name)")
+        try check(mdb_stat(try txn(), db.dbi, &stat), "mdb_stat \(db.name)")
         return stat.ms_entries
     }
 
@@ -108,14 +122,17 @@ public final class Transaction {
         try openDatabase(name, create: create && !isReadOnly)
     }
 
-    /// Begins a transaction (`parent` for a nested one), runs `body`, commits when it returns and
-    /// aborts when it throws.
-    static func committing<R>(
-        env: OpaquePointer, parent: OpaquePointer?, flags: UInt32, _ operation: String, _ body: (Transaction) throws -> R
-    ) throws -> R {
+    /// Another process grew the map since this one last looked; `body` has not run. The caller
+    /// adopts the new size (with no transaction of this process open) and begins again.
+    struct MapResizedAtBegin: Error {}
+
+    /// Begins a transaction, runs `body`, commits when it returns and aborts when it throws.
+    static func committing<R>(env: OpaquePointer, path: String, flags: UInt32, _ operation: String, _ body: (Transaction) throws -> R) throws -> R {
         var txn: OpaquePointer?
-        try check(mdb_txn_begin(env, parent, flags, &txn), operation)
-        let transaction = Transaction(handle: try required(txn, operation), readOnly: flags & UInt32(MDB_RDONLY) != 0)
+        let rc = mdb_txn_begin(env, nil, flags, &txn)
+        if rc == MDB_MAP_RESIZED { throw MapResizedAtBegin() }
+        try check(rc, operation)
+        let transaction = Transaction(handle: try required(txn, operation), readOnly: flags & UInt32(MDB_RDONLY) != 0, environment: path)
         do {
             let result = try body(transaction)
             try transaction.commit()
@@ -126,15 +143,10 @@ public final class Transaction {
         }
     }
 
-    /// Runs `body` in a nested write transaction: its writes become part of this one if it
-    /// returns, and vanish if it throws, leaving this transaction usable.
-    public func nested<R>(_ body: (Transaction) throws -> R) throws -> R {
-        try Self.committing(env: mdb_txn_env(txn), parent: txn, flags: 0, "mdb_txn_begin(nested)", body)
-    }
-
+    /// A cursor over `db`, usable until this transaction ends.
     public func cursor(_ db: Database) throws -> Cursor {
         var cursor: OpaquePointer?
-        try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open \(db.name)")
-        return Cursor(handle: try required(cursor, "mdb_cursor_open \(db.name)"), database: db)
+        try check(mdb_cursor_open(try txn(), db.dbi, &cursor), "mdb_cursor_open \(db.name)")
+        return Cursor(handle: try required(cursor, "mdb_cursor_open \(db.name)"), database: db, transaction: self)
     }
 }

@@ -14,9 +14,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         try runPrinting {
             let l = try ledger.open(mustExist: true)
-            let (count, problem) = try l.environment.read { txn in
-                try l.log.verify(in: txn) { r in _ = try CommerceEvent.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload) }
-            }
+            let (count, problem) = try l.verifyLog()
             if let problem {
                 FileHandle.standardError.write(Data("error: log check failed at \(problem)\n".utf8))
                 Foundation.exit(1)
@@ -116,30 +114,18 @@ struct Import: ParsableCommand {
                 data = d
             }
             let l = try ledger.open(mustExist: false)
-            guard try l.log.head() == 0 else { throw CLIError.usage("\(ledger.dataDirectory) already holds events; import needs an empty directory") }
+            guard try l.head() == 0 else { throw CLIError.usage("\(ledger.dataDirectory) already holds events; import needs an empty directory") }
             let text = String(decoding: data, as: UTF8.self)
-            var batch: [EventRecord] = []
-            var imported = 0
-            func flush() throws {
-                guard !batch.isEmpty else { return }
-                do {
-                    try l.environment.write { txn in
-                        var appender = try EventLog.Appender(log: l.log, txn: txn)
-                        for r in batch { try appender.appendCopy(of: r, in: txn) }
-                    }
-                } catch let error as EventLogError {
-                    throw CLIError.usage("\(error)")
-                }
-                imported += batch.count
-                batch.removeAll(keepingCapacity: true)
+            let records = try text.split(separator: "\n", omittingEmptySubsequences: true).enumerated().map { n, line in
+                try ExportFormat.record(from: line, lineNumber: n + 1)
             }
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-                batch.append(try ExportFormat.record(from: line, lineNumber: n + 1))
-                if batch.count == 10_000 { try flush() }
+            let imported: Int
+            do {
+                imported = try l.importEvents(records)
+            } catch let error as EventLogError {
+                throw CLIError.usage("\(error)")
             }
-            try flush()
-            let report = try l.rebuildProjections()
-            print("imported \(imported) events; projections built (\(report.events) events folded)")
+            print("imported \(imported) events; views built")
         }
     }
 }
@@ -152,10 +138,9 @@ struct Backup: ParsableCommand {
     func run() throws {
         try runPrinting {
             let l = try ledger.open(mustExist: true)
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            guard !FileManager.default.fileExists(atPath: directory + "/data.mdb") else { throw CLIError.usage("\(directory) already holds a ledger") }
+            if FileManager.default.fileExists(atPath: directory + "/log/data.mdb") { throw CLIError.usage("\(directory) already holds a ledger") }
             do {
-                try l.environment.copy(to: directory, compact: true)
+                _ = try l.backup(to: directory)
             } catch {
                 throw CLIError.store("backup failed: \(error)")
             }
@@ -164,7 +149,7 @@ struct Backup: ParsableCommand {
             config.dataDirectory = directory
             config.readOnly = true
             let copy = try Ledger(configuration: config)
-            let (count, problem) = try copy.environment.read { try copy.log.verify(in: $0) }
+            let (count, problem) = try copy.verifyLog()
             if let problem { throw CLIError.store("the backup does not verify: \(problem)") }
             print("backed up \(count) events to \(directory) (verified)")
         }

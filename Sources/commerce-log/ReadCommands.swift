@@ -23,13 +23,14 @@ struct Tail: AsyncParsableCommand {
             let opened = try ledger.open(mustExist: true)
             l = opened
             filter = try filters.filter()
-            let head = try opened.log.head()
-            // Walk back from the head in pages until n matching events are found.
+            let head = try opened.head()
+            // Walk back from the head in pages until n matching events are found; each page is
+            // bounded above, so it never collects events of a later page again.
             var found: [EventRecord] = []
             var upper = head
             while found.count < n && upper > (filters.after ?? 0) {
                 let from = max(filters.after ?? 0, upper > 10_000 ? upper - 10_000 : 0)
-                let page = try opened.events(after: from, limit: Int(upper - from), filter: filter)
+                let page = try opened.events(after: from, through: upper, limit: Int(upper - from), filter: filter)
                 found = page.suffix(n - found.count) + found
                 upper = from
             }
@@ -40,7 +41,7 @@ struct Tail: AsyncParsableCommand {
             next = head
         }
         guard follow, let printer, let l else { return }
-        for try await record in l.log.subscribe(after: next, pollInterval: .milliseconds(200)) where filter.matches(record) {
+        for try await record in l.subscribe(after: next, pollInterval: .milliseconds(200)) where filter.matches(record) {
             printer.print(record)
         }
     }
@@ -55,8 +56,8 @@ struct Show: ParsableCommand {
     func run() throws {
         try runPrinting {
             let l = try ledger.open(mustExist: true)
-            guard let record = try l.environment.read({ try l.log.event(at: position, in: $0) }) else {
-                throw CLIError.usage("no event at position \(position) (head is \(try l.log.head()))")
+            guard let record = try l.event(at: position) else {
+                throw CLIError.usage("no event at position \(position) (head is \(try l.head()))")
             }
             let p = EventPrinter(json: json, render: l.render)
             p.header()
@@ -95,22 +96,21 @@ struct Stats: ParsableCommand {
             var byType: [String: Int] = [:]
             var byDay: [Int64: Int] = [:]
             let calendar = l.calendar
-            try l.environment.read { txn in
-                try l.log.forEach(after: 0, in: txn) { r in
-                    byType[r.type, default: 0] += 1
-                    byDay[calendar.day(of: r.timestamp), default: 0] += 1
-                    return true
-                }
+            try l.forEachEvent { r in
+                byType[r.type, default: 0] += 1
+                byDay[calendar.day(of: r.timestamp), default: 0] += 1
+                return true
             }
-            let info = l.environment.info()
-            let fileBytes = (try? FileManager.default.attributesOfItem(atPath: ledger.dataDirectory + "/data.mdb")[.size] as? Int) ?? 0
+            let storage = l.storage()
+            func part(_ p: Ledger.StorageReport.Part) -> JSONValue {
+                .object([("bytesOnDisk", .int(Int64(p.bytesOnDisk))), ("mapBytes", .int(Int64(p.mapBytes))), ("mapUsedBytes", .int(Int64(p.mapUsedBytes)))])
+            }
             let value = JSONValue.object([
                 ("head", .int(Int64(status.head))),
                 ("headAt", status.headTimestamp.map { .string(calendar.format($0)) } ?? .null),
                 ("eventsByType", .object(byType.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })),
                 ("eventsByDay", .object(byDay.sorted { $0.key < $1.key }.map { (ISO8601.formatDay($0.key), .int(Int64($0.value))) })),
-                ("bytesOnDisk", .int(Int64(fileBytes))), ("mapBytes", .int(Int64(info.mapSize))), ("mapUsedBytes", .int(Int64(info.usedBytes))),
-                ("mapUsedPercent", .double((Double(info.usedBytes) / Double(max(info.mapSize, 1)) * 1000).rounded() / 10)),
+                ("log", part(storage.log)), ("views", part(storage.views)),
                 ("projections", .array(status.projections.map { p in
                     .object([("name", .string(p.name)), ("position", .int(Int64(p.position))),
                              ("lagEvents", .int(Int64(status.head > p.position ? status.head - p.position : 0)))])
@@ -122,7 +122,8 @@ struct Stats: ParsableCommand {
             ])
             if json { print(value.render()); return }
             print("head            \(status.head)\(status.headTimestamp.map { " at " + calendar.format($0) } ?? "")")
-            print("disk            \(fileBytes) bytes; map \(info.usedBytes) of \(info.mapSize) bytes used")
+            print("log (truth)     \(storage.log.bytesOnDisk) bytes on disk; map \(storage.log.mapUsedBytes) of \(storage.log.mapBytes) bytes used")
+            print("views (derived) \(storage.views.bytesOnDisk) bytes on disk; map \(storage.views.mapUsedBytes) of \(storage.views.mapBytes) bytes used")
             print("events by type")
             for (type, n) in byType.sorted(by: { $0.key < $1.key }) { print("  \(type.padding(toLength: 24, withPad: " ", startingAt: 0)) \(n)") }
             print("events by day")

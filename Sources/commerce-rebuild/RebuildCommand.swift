@@ -23,13 +23,14 @@ struct RebuildCommand: ParsableCommand {
     @Option(help: "Build the views as of this log position or ISO-8601 time (needs --output).") var until: String?
     @Option(help: "Empty directory for the --until snapshot.") var output: String?
     @Flag(help: "Print a machine-readable summary when done.") var json = false
-    @Option(help: "Events folded per write transaction.") var chunk = 50_000
+    @Option(name: .customLong("chunk-ms"), help: "Longest a fold step holds the views' writer, in milliseconds (the server's commands wait meanwhile).")
+    var chunkMilliseconds = 50
 
     func validate() throws {
         if until != nil && output == nil { throw ValidationError("--until needs --output <dir>") }
         if output != nil && until == nil { throw ValidationError("--output goes with --until") }
         if verify && until != nil { throw ValidationError("--verify and --until do not go together") }
-        guard chunk >= 1 else { throw ValidationError("--chunk must be at least 1") }
+        guard (1...10_000).contains(chunkMilliseconds) else { throw ValidationError("--chunk-ms must be between 1 and 10000") }
     }
 
     func run() throws {
@@ -47,9 +48,9 @@ struct RebuildCommand: ParsableCommand {
                 } else {
                     throw CLIError.usage("--until must be a log position or an ISO-8601 time with an offset")
                 }
-                report = try l.exportSnapshot(through: min(position, try l.log.head()), to: output) { progress.update(done: $0, total: $1) }
+                report = try l.exportSnapshot(through: min(position, try l.head()), to: output) { progress.update(done: $0, total: $1) }
             } else {
-                report = try l.rebuildProjections(projections, chunk: chunk) { progress.update(done: $0, total: $1) }
+                report = try l.rebuildProjections(projections, chunkDuration: .milliseconds(chunkMilliseconds)) { progress.update(done: $0, total: $1) }
             }
             progress.finish(done: report.events, total: report.head)
             if json {
@@ -68,7 +69,8 @@ struct RebuildCommand: ParsableCommand {
     }
 
     func runVerify(_ l: Ledger) throws {
-        let mismatches = try l.verifyProjections()
+        let progress = ProgressReporter(label: "verify")
+        let mismatches = try l.verifyProjections { progress.update(done: $0, total: $1) }
         if mismatches.isEmpty {
             print(json ? JSONValue.object([("identical", .bool(true))]).render() : "projections identical to a fold of the log")
             return

@@ -1,5 +1,5 @@
 import Commerce
-import CommerceApp
+@testable import CommerceApp
 import Testing
 
 /// The single writer as the only serialization point: races resolve exactly, in log order.

@@ -1,5 +1,5 @@
 import Commerce
-import CommerceApp
+@testable import CommerceApp
 import Testing
 
 @Suite struct PointRulesTests {

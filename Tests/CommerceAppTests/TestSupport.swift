@@ -1,5 +1,5 @@
 import Commerce
-import CommerceApp
+@testable import CommerceApp
 import Foundation
 import LMDB
 
@@ -20,13 +20,12 @@ let testEpoch: Timestamp = ISO8601.parse("2026-11-25T00:00:00Z")!
 
 func openLedger(
     _ dir: TemporaryDirectory, clock: ManualClock = ManualClock(testEpoch), rules: CommerceRules = .init(),
-    mapSize: Int = 16 << 20, maxMapSize: Int = 1 << 30, isolate: Bool = true, durable: Bool = true
+    mapSize: Int = 16 << 20, maxMapSize: Int = 1 << 30, durable: Bool = true, afterLogCommit: (@Sendable () throws -> Void)? = nil
 ) throws -> Ledger {
-    try Ledger(
-        configuration: LedgerConfiguration(
-            dataDirectory: dir.path, environment: .init(mapSize: mapSize, maxMapSize: maxMapSize, durable: durable),
-            rules: rules, isolateCommands: isolate),
-        clock: clock)
+    var configuration = LedgerConfiguration(
+        dataDirectory: dir.path, environment: .init(mapSize: mapSize, maxMapSize: maxMapSize, durable: durable), rules: rules)
+    configuration.afterLogCommit = afterLogCommit
+    return try Ledger(configuration: configuration, clock: clock)
 }
 
 extension Ledger {

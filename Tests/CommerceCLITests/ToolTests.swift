@@ -31,7 +31,7 @@ func seededLedger() throws -> ScratchDirectory {
         #expect(rebuilt.status == 0)
         let summary = try #require(rebuilt.json)
         #expect(summary["events"]?.intValue ?? 0 > 20)
-        #expect(summary["projections"]?.arrayValue?.count == 9)
+        #expect(summary["projections"]?.arrayValue?.count == 11)  // 9 projections, the stream and idempotency indexes
         #expect(summary["tables"]?.arrayValue?.first { $0["table"] == .string("proj.products") }?["rows"] == .int(2))
         #expect(!rebuilt.stderr.isEmpty)  // progress lines
         let named = try run("commerce-rebuild", ["--data", dir.path, "--projection", "products", "--json"])
@@ -45,7 +45,8 @@ func seededLedger() throws -> ScratchDirectory {
     @Test func verifyNamesTheFirstDifference() throws {
         let dir = try seededLedger()
         do {
-            let env = try Environment(path: dir.path)
+            // The views, changed behind the ledger's back (no process has them open now).
+            let env = try Environment.open(path: dir.path + "/views", configuration: .init(durable: false, writeMap: true))
             let products = try env.openDatabase("proj.products")
             try env.write { try $0.put(products, Keys.uint64(1), [9, 9]) }
         }
@@ -86,7 +87,7 @@ func seededLedger() throws -> ScratchDirectory {
             }
             return ok
         }
-        let rebuild = try run("commerce-rebuild", ["--data", dir.path, "--chunk", "10"])
+        let rebuild = try run("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"])
         #expect(rebuild.status == 0)
         #expect(try await load.value == 300)
         for user in [100, 250, 399] {
@@ -150,14 +151,15 @@ func seededLedger() throws -> ScratchDirectory {
         let head = try #require(stats["head"]?.intValue)
         #expect(stats["eventsByType"]?["OrderCompleted"] == .int(3))
         #expect(stats["eventsByDay"].map { if case let .object(f) = $0 { return f.count } else { return 0 } } == 1)
-        #expect(stats["mapUsedBytes"]?.intValue ?? 0 > 0 && stats["bytesOnDisk"]?.intValue ?? 0 > 0)
+        #expect(stats["log"]?["mapUsedBytes"]?.intValue ?? 0 > 0 && stats["log"]?["bytesOnDisk"]?.intValue ?? 0 > 0)
+        #expect(stats["views"]?["mapUsedBytes"]?.intValue ?? 0 > 0)
         #expect(stats["projections"]?.arrayValue?.allSatisfy { $0["lagEvents"] == .int(0) } == true)
         let issuer = stats["subscribers"]?.arrayValue?.first { $0["name"] == .string("coupon-issuer") }
         #expect(issuer?["aheadOfHead"] == .bool(false))
         // A checkpoint past the head, as after restoring an older backup.
         do {
-            let env = try Environment(path: dir.path)
-            let checkpoints = try env.openDatabase("log.checkpoints")
+            let env = try Environment.open(path: dir.path + "/views", configuration: .init(durable: false, writeMap: true))
+            let checkpoints = try env.openDatabase("views.checkpoints")
             try env.write { try $0.put(checkpoints, Array("outbox-relay".utf8), Keys.uint64(UInt64(head) + 10)) }
         }
         let flagged = try run("commerce-log", ["stats", "--data", dir.path])
@@ -168,7 +170,7 @@ func seededLedger() throws -> ScratchDirectory {
         let dir = try seededLedger()
         #expect(try run("commerce-log", ["verify", "--data", dir.path]).status == 0)
         do {
-            let env = try Environment(path: dir.path)
+            let env = try Environment.open(path: dir.path + "/log")
             let events = try env.openDatabase("log.events")
             try env.write { txn in
                 var raw = try #require(try txn.get(events, Keys.uint64(7)))
@@ -223,9 +225,15 @@ func seededLedger() throws -> ScratchDirectory {
         let notLedger = ScratchDirectory()
         let empty = try run("commerce-log", ["tail", "--data", notLedger.path])
         #expect(empty.status == 3 && empty.stderr.contains("not a ledger"))
-        try Data(repeating: 0xAB, count: 64 * 1024).write(to: URL(fileURLWithPath: notLedger.path + "/data.mdb"))
+        try FileManager.default.createDirectory(atPath: notLedger.path + "/log", withIntermediateDirectories: true)
+        try Data(repeating: 0xAB, count: 64 * 1024).write(to: URL(fileURLWithPath: notLedger.path + "/log/data.mdb"))
         let corrupt = try run("commerce-log", ["verify", "--data", notLedger.path])
         #expect(corrupt.status == 3 && corrupt.stderrLines.count == 1)
+        // The same garbage where a ledger of the single-environment layout would keep its data.
+        let legacy = ScratchDirectory()
+        try Data(repeating: 0xAB, count: 64 * 1024).write(to: URL(fileURLWithPath: legacy.path + "/data.mdb"))
+        let old = try run("commerce-log", ["verify", "--data", legacy.path])
+        #expect(old.status == 3 && old.stderrLines.count == 1 && old.stderr.contains("single-environment layout"))
         #expect(try run("commerce-rebuild", ["--data", "/no/such/ledger"]).status == 3)
     }
 }

@@ -128,7 +128,7 @@ import Testing
             }
             #expect(try await c.post("/coupons/9/issue-requests", #"{"userId":1}"#).status == .notFound)
             #expect(try await c.get("/coupon-issue-requests/\(ids[0])").json["status"] == .string("PENDING"))
-            try await h.writer.processIssueRequests(through: try h.ledger.log.head())
+            try await h.writer.processIssueRequests(through: try h.ledger.head())
             let statuses = try await ids.asyncMap { try await c.get("/coupon-issue-requests/\($0)").json }
             #expect(statuses.map { $0["status"] } == [.string("ISSUED"), .string("ISSUED"), .string("REJECTED")])
             #expect(statuses[2]["reason"] == .string("COUPON_SOLD_OUT"))

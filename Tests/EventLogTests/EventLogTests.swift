@@ -13,72 +13,99 @@ func event(_ stream: String, _ type: String = "Thing", _ payload: [UInt8] = [1, 
     NewEvent(stream: stream, type: type, schemaVersion: 1, payload: payload)
 }
 
-@Suite struct EventLogTests {
-    func open(_ dir: TempDir) throws -> EventLog {
-        try EventLog(environment: Environment(path: dir.path))
+/// A log in its own durable environment and its indexes in another, as a ledger keeps them.
+struct Harness {
+    let log: EventLog
+    let indexes: Environment
+    let streams: StreamIndex
+    let checkpoints: CheckpointTable
+
+    init(_ dir: TempDir) throws {
+        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
+        log = try EventLog(environment: Environment.open(path: dir.path + "/log"))
+        indexes = try Environment.open(path: dir.path + "/views", configuration: .init(durable: false))
+        streams = StreamIndex(database: try indexes.openDatabase("streams"))
+        checkpoints = CheckpointTable(database: try indexes.openDatabase("checkpoints"))
     }
 
+    /// Appends in the order a ledger's writer does: the indexes' transaction first, then the log's.
+    @discardableResult
+    func append(_ events: [NewEvent], _ metadata: AppendMetadata, expected: [String: ExpectedVersion] = [:]) throws -> [EventRecord] {
+        try indexes.write { v in
+            try log.environment.write { l in try log.append(events, metadata: metadata, expected: expected, in: l, streams: streams, streamTxn: v) }
+        }
+    }
+
+    func stream(_ name: String, fromVersion: UInt64 = 1) throws -> [EventRecord] {
+        let positions = try indexes.read { try streams.positions(of: name, fromVersion: fromVersion, in: $0) }
+        return try log.environment.read { txn in try positions.compactMap { try log.event(at: $0, in: txn) } }
+    }
+
+    func version(_ name: String) throws -> UInt64 {
+        try indexes.read { try streams.version(of: name, in: $0) }
+    }
+}
+
+@Suite struct EventLogTests {
     @Test func positionsAreGaplessAndStreamVersionsCountPerStream() throws {
         let dir = TempDir()
-        let log = try open(dir)
-        let meta = AppendMetadata(timestamp: 1_000, commandId: 7, idempotencyKey: "key")
-        let first = try log.environment.write { try log.append([event("a"), event("b"), event("a")], metadata: meta, in: $0) }
-        let second = try log.environment.write { try log.append([event("a")], metadata: .init(timestamp: 2_000, commandId: 8), in: $0) }
+        let h = try Harness(dir)
+        let meta = AppendMetadata(timestamp: 1_000, commandId: 7, idempotencyKey: "key", commandFingerprint: [9, 9])
+        let first = try h.append([event("a"), event("b"), event("a")], meta)
+        let second = try h.append([event("a")], .init(timestamp: 2_000, commandId: 8))
         #expect((first + second).map(\.position) == [1, 2, 3, 4])
         #expect((first + second).map(\.streamVersion) == [1, 1, 2, 3])
-        #expect(try log.head() == 4)
-        let a = try log.environment.read { try log.readStream("a", in: $0) }
+        #expect(try h.log.head() == 4)
+        let a = try h.stream("a")
         #expect(a.map(\.position) == [1, 3, 4])
         #expect(a[0].idempotencyKey == "key" && a[0].commandId == 7 && a[0].timestamp == 1_000 && a[0].payload == [1, 2, 3])
+        // The fingerprint rides on a command's first event only.
+        #expect(a[0].commandFingerprint == [9, 9] && a[1].commandFingerprint == nil && a[1].idempotencyKey == "key")
         #expect(a[2].idempotencyKey == nil)
-        #expect(try log.environment.read { try log.readStream("a", fromVersion: 2, in: $0) }.map(\.streamVersion) == [2, 3])
-        #expect(try log.environment.read { try log.streamVersion("a", in: $0) } == 3)
-        #expect(try log.environment.read { try log.streamVersion("ab", in: $0) } == 0)
-        #expect(try log.environment.read { try log.streamVersion("", in: $0) } == 0)
+        #expect(try h.stream("a", fromVersion: 2).map(\.streamVersion) == [2, 3])
+        #expect(try h.version("a") == 3)
+        #expect(try h.version("ab") == 0)
+        #expect(try h.version("") == 0)
     }
 
     @Test func expectedVersionCatchesAStaleDecision() throws {
         let dir = TempDir()
-        let log = try open(dir)
+        let h = try Harness(dir)
         let meta = AppendMetadata(timestamp: 0, commandId: 1)
-        try log.environment.write { try log.append([event("s")], metadata: meta, expected: ["s": .noStream], in: $0) }
-        try log.environment.write { try log.append([event("s")], metadata: meta, expected: ["s": .exactly(1)], in: $0) }
+        try h.append([event("s")], meta, expected: ["s": .noStream])
+        try h.append([event("s")], meta, expected: ["s": .exactly(1)])
         #expect(throws: EventLogError.wrongExpectedVersion(stream: "s", expected: .exactly(1), actual: 2)) {
-            try log.environment.write { try log.append([event("s")], metadata: meta, expected: ["s": .exactly(1)], in: $0) }
+            try h.append([event("s")], meta, expected: ["s": .exactly(1)])
         }
-        #expect(throws: EventLogError.self) {
-            try log.environment.write { try log.append([event("s")], metadata: meta, expected: ["s": .noStream], in: $0) }
-        }
-        #expect(try log.head() == 2)
+        #expect(throws: EventLogError.self) { try h.append([event("s")], meta, expected: ["s": .noStream]) }
+        #expect(try h.log.head() == 2)
     }
 
-    @Test func invalidStreamNamesAreRefused() throws {
+    @Test func invalidStreamNamesAndKeysAreRefused() throws {
         let dir = TempDir()
-        let log = try open(dir)
-        #expect(throws: EventLogError.invalidStreamName("")) {
-            try log.environment.write { try log.append([event("")], metadata: .init(timestamp: 0, commandId: 1), in: $0) }
-        }
-        #expect(throws: EventLogError.self) {
-            try log.environment.write { try log.append([event("a\u{0}b")], metadata: .init(timestamp: 0, commandId: 1), in: $0) }
-        }
+        let h = try Harness(dir)
+        #expect(throws: EventLogError.invalidStreamName("")) { try h.append([event("")], .init(timestamp: 0, commandId: 1)) }
+        #expect(throws: EventLogError.self) { try h.append([event("a\u{0}b")], .init(timestamp: 0, commandId: 1)) }
+        let long = String(repeating: "k", count: EventLog.maxIdempotencyKeyLength + 1)
+        #expect(throws: EventLogError.invalidIdempotencyKey(long)) { try h.append([event("a")], .init(timestamp: 0, commandId: 1, idempotencyKey: long)) }
+        #expect(try h.log.head() == 0)
     }
 
-    @Test func readingFiltersByTypeStreamCommandAndTime() throws {
+    @Test func readingFiltersByTypeStreamCommandAndTimeWithinBounds() throws {
         let dir = TempDir()
-        let log = try open(dir)
-        try log.environment.write { txn in
-            try log.append([event("a", "X"), event("b", "Y")], metadata: .init(timestamp: 10, commandId: 1), in: txn)
-            try log.append([event("a", "Y"), event("c", "X")], metadata: .init(timestamp: 20, commandId: 2), in: txn)
-        }
-        func read(after: UInt64 = 0, limit: Int = 100, _ f: EventLog.Filter) throws -> [UInt64] {
-            try log.environment.read { try log.read(after: after, limit: limit, filter: f, in: $0) }.map(\.position)
+        let h = try Harness(dir)
+        try h.append([event("a", "X"), event("b", "Y")], .init(timestamp: 10, commandId: 1))
+        try h.append([event("a", "Y"), event("c", "X")], .init(timestamp: 20, commandId: 2))
+        func read(after: UInt64 = 0, through: UInt64 = .max, limit: Int = 100, _ f: EventLog.Filter) throws -> [UInt64] {
+            try h.log.environment.read { try h.log.read(after: after, through: through, limit: limit, filter: f, in: $0) }.map(\.position)
         }
         #expect(try read(.init()) == [1, 2, 3, 4])
         #expect(try read(after: 2, .init()) == [3, 4])
+        #expect(try read(through: 3, .init()) == [1, 2, 3])
         #expect(try read(limit: 1, .init()) == [1])
+        #expect(try read(limit: 0, .init()) == [])
         #expect(try read(.init(types: ["X"])) == [1, 4])
         #expect(try read(.init(stream: "a")) == [1, 3])
-        #expect(try read(after: 1, .init(stream: "a")) == [3])
         #expect(try read(.init(commandId: 2)) == [3, 4])
         #expect(try read(.init(since: 15)) == [3, 4])
         #expect(try read(.init(until: 15)) == [1, 2])
@@ -86,38 +113,60 @@ func event(_ stream: String, _ type: String = "Thing", _ payload: [UInt8] = [1, 
 
     @Test func aCorruptRecordIsDetectedByItsChecksum() throws {
         let dir = TempDir()
-        let log = try open(dir)
-        try log.environment.write { try log.append([event("a"), event("a")], metadata: .init(timestamp: 0, commandId: 1), in: $0) }
+        let h = try Harness(dir)
+        try h.append([event("a"), event("a")], .init(timestamp: 0, commandId: 1))
         // Flip one payload byte of record 2 behind the log's back.
-        let db = try log.environment.openDatabase("log.events")
-        try log.environment.write { txn in
+        let db = try h.log.environment.openDatabase("log.events")
+        try h.log.environment.write { txn in
             var raw = try #require(try txn.get(db, Keys.uint64(2)))
             raw[raw.count - 1] ^= 0xFF
             try txn.put(db, Keys.uint64(2), raw)
         }
-        #expect(try log.environment.read { try log.event(at: 1, in: $0) } != nil)
+        #expect(try h.log.environment.read { try h.log.event(at: 1, in: $0) } != nil)
         #expect(throws: EventLogError.corruptRecord(position: 2, reason: "checksum mismatch")) {
-            try log.environment.read { try log.event(at: 2, in: $0) }
+            try h.log.environment.read { try h.log.event(at: 2, in: $0) }
         }
+        let (count, problem) = try h.log.environment.read { try h.log.verify(in: $0) }
+        #expect(count == 1 && problem?.position == 2)
     }
 
-    @Test func checkpointsAreDurableAndNamed() throws {
+    @Test func theLogHasAnIdentityThatSurvivesReopening() throws {
         let dir = TempDir()
-        do {
-            let log = try open(dir)
-            try log.environment.write { try log.setCheckpoint("relay", to: 42, in: $0) }
-            try log.environment.write { try log.setCheckpoint("sink", to: 7, in: $0) }
-        }
-        let log = try open(dir)
-        #expect(try log.environment.read { try log.checkpoint("relay", in: $0) } == 42)
-        #expect(try log.environment.read { try log.checkpoint("nobody", in: $0) } == nil)
-        #expect(try log.environment.read { try log.checkpoints(in: $0) }.map(\.name) == ["relay", "sink"])
+        let first: [UInt8]
+        do { first = try Harness(dir).log.identity }
+        #expect(first.count == 16)
+        #expect(try Harness(dir).log.identity == first)
+        #expect(try Harness(TempDir()).log.identity != first)
+    }
+
+    @Test func checkpointsAreNamed() throws {
+        let dir = TempDir()
+        let h = try Harness(dir)
+        try h.indexes.write { try h.checkpoints.set("relay", to: 42, in: $0) }
+        try h.indexes.write { try h.checkpoints.set("sink", to: 7, in: $0) }
+        #expect(try h.indexes.read { try h.checkpoints.position(of: "relay", in: $0) } == 42)
+        #expect(try h.indexes.read { try h.checkpoints.position(of: "nobody", in: $0) } == nil)
+        #expect(try h.indexes.read { try h.checkpoints.all(in: $0) }.map(\.name) == ["relay", "sink"])
+    }
+
+    @Test func anImportCopiesRecordsAsTheyAreAndRefusesGaps() throws {
+        let source = try Harness(TempDir())
+        try source.append([event("a"), event("b")], .init(timestamp: 5, commandId: 1, idempotencyKey: "k", commandFingerprint: [1]))
+        try source.append([event("a")], .init(timestamp: 6, commandId: 2))
+        let records = try source.log.environment.read { try source.log.read(after: 0, limit: 10, in: $0) }
+        let target = try Harness(TempDir())
+        var importer = try EventLog.Importer(log: target.log)
+        #expect(throws: EventLogError.self) { try importer.append(Array(records.dropFirst())) }
+        try importer.append(records)
+        #expect(try target.log.environment.read { try target.log.read(after: 0, limit: 10, in: $0) } == records)
+        #expect(throws: EventLogError.self) { try EventLog.Importer(log: target.log) }
     }
 
     @Test func subscriptionCatchesUpThenFollowsLiveAppends() async throws {
         let dir = TempDir()
-        let log = try open(dir)
-        try log.environment.write { try log.append((0..<1_000).map { _ in event("a") }, metadata: .init(timestamp: 0, commandId: 1), in: $0) }
+        let h = try Harness(dir)
+        try h.append((0..<1_000).map { _ in event("a") }, .init(timestamp: 0, commandId: 1))
+        let log = h.log
         let reader = Task { () -> [UInt64] in
             var seen: [UInt64] = []
             for try await record in log.subscribe(after: 10, batchSize: 64, pollInterval: .seconds(5)) {
@@ -128,10 +177,7 @@ func event(_ stream: String, _ type: String = "Thing", _ payload: [UInt8] = [1, 
         }
         try await Task.sleep(for: .milliseconds(50))
         for _ in 0..<5 {
-            let head = try log.environment.write { txn -> UInt64 in
-                try log.append([event("b")], metadata: .init(timestamp: 0, commandId: 2), in: txn)
-                return try log.head(in: txn)
-            }
+            let head = try h.append([event("b")], .init(timestamp: 0, commandId: 2)).last?.position ?? 0
             // Wakes the subscriber at once, well before its 5 s poll.
             log.notifier.publish(head: head)
         }

@@ -34,8 +34,7 @@ struct Options {
 let options = Options(CommandLine.arguments)
 try? FileManager.default.removeItem(atPath: options.directory)
 let ledger = try Ledger(configuration: LedgerConfiguration(
-    dataDirectory: options.directory, environment: .init(mapSize: 1 << 30, maxMapSize: 64 << 30),
-    isolateCommands: options.isolate))
+    dataDirectory: options.directory, environment: .init(mapSize: 1 << 30, maxMapSize: 64 << 30)))
 let writer = LedgerWriter(ledger: ledger)
 writer.start()
 
@@ -87,7 +86,7 @@ if options.only == "rebuild" {
     var n = 0
     var seed: UInt64 = 42
     func random(_ bound: Int) -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int((seed >> 33) % UInt64(bound)) }
-    while try ledger.log.head() < UInt64(options.events) {
+    while try ledger.head() < UInt64(options.events) {
         let batch: [CommerceCommand] = (0..<10_000).map { _ in
             n += 1
             if n % 10 == 0 {
@@ -98,12 +97,12 @@ if options.only == "rebuild" {
         }
         _ = try ledger.execute(batch: batch)
     }
-    let head = try ledger.log.head()
+    let head = try ledger.head()
     print("generated \(head) events in \(String(format: "%.1f", (ContinuousClock.now - t0) / .seconds(1))) s")
-    let report = try ledger.rebuildProjections(chunk: 100_000)
+    let report = try ledger.rebuildProjections()
     print("rebuild        \(report.events) events in \(String(format: "%.2f", report.seconds)) s = \(format(report.eventsPerSecond)) events/s")
-    let info = ledger.environment.info()
-    print("data           \(info.usedBytes / 1_048_576) MiB used of a \(info.mapSize / 1_048_576) MiB map")
+    let info = ledger.storage()
+    print("data           log \(info.log.mapUsedBytes / 1_048_576) MiB, views \(info.views.mapUsedBytes / 1_048_576) MiB")
     try? FileManager.default.removeItem(atPath: options.directory)
     exit(0)
 }
@@ -174,7 +173,7 @@ for callers in options.callers where wanted("order") {
 writer.stop()
 
 // Fold: a full projection rebuild from position 0 (new generation, swapped in).
-let rebuilt = try ledger.rebuildProjections(chunk: 100_000)
+let rebuilt = try ledger.rebuildProjections()
 print("fold (rebuild) \(rebuilt.events) events in \(String(format: "%.2f", rebuilt.seconds)) s = \(format(rebuilt.eventsPerSecond)) events/s")
 
 // Query latency: balance and top products, each in its own read transaction.

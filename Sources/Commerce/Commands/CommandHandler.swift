@@ -60,22 +60,28 @@ public struct CommandHandler<S: ProjectionStore> {
             nextUserCouponId: try views.nextId(.userCoupon), now: now)
     }
 
-    /// The caller's answer, read from the views once the command's events are applied.
-    public func result(of command: CommerceCommand, events: [CommerceEvent]) throws -> CommandResult {
-        for event in events.reversed() {
-            switch event {
+    /// The caller's answer, made from the events the command recorded: a first answer and a
+    /// replayed one are the same function of the same events, whatever the views held meanwhile.
+    /// Views supply only what the events do not repeat and what never changes afterwards (a
+    /// product's name and price; an order once compensated).
+    public func answer(to events: [RecordedEvent]) throws -> CommandResult {
+        for recorded in events.reversed() {
+            switch recorded.event {
             case let .pointCharged(c): return .pointsCharged(userId: c.userId, balance: c.balanceAfter)
-            case let .productRegistered(p): if let r = try views.product(p.productId) { return .product(r) }
-            case let .productRestocked(p): if let r = try views.product(p.change.productId) { return .product(r) }
-            case let .couponDefined(d): if let r = try views.coupon(d.couponId) { return .coupon(r) }
-            case let .couponIssued(i): if let r = try views.userCoupon(user: i.userId, coupon: i.couponId) { return .couponIssued(r) }
-            case let .couponIssueRequested(q): if let r = try views.issueRequest(q.requestId) { return .couponIssueRequested(r) }
-            case let .orderCompleted(o): if let r = try views.order(o.orderId) { return .orderCompleted(r) }
+            case let .productRegistered(p): return .product(ProductRecord(registered: p))
+            case let .productRestocked(p):
+                guard var product = try views.product(p.change.productId) else { continue }
+                product.stock = p.change.stockAfter
+                return .product(product)
+            case let .couponDefined(d): return .coupon(CouponRecord(definition: d, issuedQuantity: 0))
+            case let .couponIssued(i): return .couponIssued(UserCouponRecord(issued: i))
+            case let .couponIssueRequested(q): return .couponIssueRequested(IssueRequestRecord(requested: q, at: recorded.timestamp))
+            case let .orderCompleted(o): return .orderCompleted(OrderRecord(completed: o, at: recorded.timestamp))
             case let .orderFailed(f): return .orderFailed(orderId: f.orderId, reason: f.reason, step: f.step, message: f.message)
-            case let .orderCompensated(c): if let r = try views.order(c.orderId) { return .orderCompensated(r) }
+            case let .orderCompensated(c): if let order = try views.order(c.orderId) { return .orderCompensated(order) }
             default: continue
             }
         }
-        throw DecodingError("\(command.name) produced no result")
+        throw DecodingError("events \(events.map(\.event.typeName)) hold no answer")
     }
 }

@@ -7,8 +7,7 @@ public struct ProductProjection: Projection {
         let change: StockChange
         switch e.event {
         case let .productRegistered(p):
-            let record = ProductRecord(id: p.productId, name: p.name, price: p.price, stock: p.stock)
-            try store.put(.products, Key.id(p.productId), record.encoded())
+            try store.put(.products, Key.id(p.productId), ProductRecord(registered: p).encoded())
             return
         case let .productRestocked(r): change = r.change
         case let .stockDeducted(d): change = d.change
@@ -49,9 +48,7 @@ public struct UserCouponProjection: Projection {
     public func apply<S: ProjectionStore>(_ e: RecordedEvent, to store: S) throws {
         switch e.event {
         case let .couponIssued(i):
-            let record = UserCouponRecord(userCouponId: i.userCouponId, couponId: i.couponId, userId: i.userId,
-                                          issuedAt: i.issuedAt, expiresAt: i.expiresAt, used: false, usedAt: nil, orderId: nil)
-            try store.put(.userCoupons, Key.ids(i.userId, i.couponId), record.encoded())
+            try store.put(.userCoupons, Key.ids(i.userId, i.couponId), UserCouponRecord(issued: i).encoded())
         case let .couponUsed(u):
             try update(u.use, store) { $0.used = true; $0.usedAt = e.timestamp; $0.orderId = u.use.orderId }
         case let .couponRestored(r):
@@ -77,9 +74,7 @@ public struct CouponIssueRequestProjection: Projection {
     public func apply<S: ProjectionStore>(_ e: RecordedEvent, to store: S) throws {
         switch e.event {
         case let .couponIssueRequested(r):
-            let record = IssueRequestRecord(requestId: r.requestId, couponId: r.couponId, userId: r.userId, requestedAt: e.timestamp,
-                                            status: .pending, reason: nil, userCouponId: nil, decidedAt: nil)
-            try store.put(.issueRequests, Key.id(r.requestId), record.encoded())
+            try store.put(.issueRequests, Key.id(r.requestId), IssueRequestRecord(requested: r, at: e.timestamp).encoded())
         case let .couponIssued(i):
             guard let requestId = i.requestId else { return }
             try update(requestId, store) { $0.status = .issued; $0.userCouponId = i.userCouponId; $0.decidedAt = e.timestamp }

@@ -8,17 +8,10 @@ public struct OrderProjection: Projection {
     public func apply<S: ProjectionStore>(_ e: RecordedEvent, to store: S) throws {
         switch e.event {
         case let .orderCompleted(o):
-            let record = OrderRecord(orderId: o.orderId, userId: o.userId, status: .completed, lines: o.lines, couponId: o.couponId,
-                                     totalAmount: o.totalAmount, discountAmount: o.discountAmount, paidAmount: o.paidAmount,
-                                     createdAt: e.timestamp)
-            try store.put(.orders, Key.id(o.orderId), record.encoded())
+            try store.put(.orders, Key.id(o.orderId), OrderRecord(completed: o, at: e.timestamp).encoded())
             try store.put(.ordersByUser, Key.ids(o.userId, o.orderId), [])
         case let .orderFailed(f):
-            let lines = f.items.map { OrderLine(productId: $0.productId, name: "", unitPrice: 0, quantity: $0.quantity) }
-            let record = OrderRecord(orderId: f.orderId, userId: f.userId, status: .failed, lines: lines, couponId: f.couponId,
-                                     totalAmount: 0, discountAmount: 0, paidAmount: 0, createdAt: e.timestamp,
-                                     failureReason: f.reason.rawValue, failureStep: f.step.rawValue)
-            try store.put(.orders, Key.id(f.orderId), record.encoded())
+            try store.put(.orders, Key.id(f.orderId), OrderRecord(failed: f, at: e.timestamp).encoded())
             try store.put(.ordersByUser, Key.ids(f.userId, f.orderId), [])
         case let .orderCompensated(c):
             guard let bytes = try store.get(.orders, Key.id(c.orderId)) else { return }

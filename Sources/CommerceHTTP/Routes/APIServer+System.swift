@@ -6,7 +6,7 @@ import NIOCore
 extension APIServer {
     func addSystemRoutes(to router: Router<CommerceRequestContext>) {
         router.get("/health") { _, _ in
-            let head = try ledger.log.head()
+            let head = try ledger.head()
             return JSONResponse.make(.ok, .object([("status", .string("ok")), ("head", .int(Int64(head)))]))
         }
 

@@ -43,7 +43,7 @@ extension APIError {
             switch e {
             case .readOnly: api = APIError(.serviceUnavailable, "READ_ONLY", e.description)
             case .shuttingDown: api = APIError(.serviceUnavailable, "SHUTTING_DOWN", e.description)
-            case .storeFull, .storeFailure: api = APIError(.serviceUnavailable, "STORE_UNAVAILABLE", e.description)
+            case .storeFull, .storeFailure, .unusable: api = APIError(.serviceUnavailable, "STORE_UNAVAILABLE", e.description)
             }
             api.headers[.retryAfter] = "1"
             return api

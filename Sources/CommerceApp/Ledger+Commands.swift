@@ -1,0 +1,57 @@
+import Commerce
+import Foundation
+import LMDB
+
+/// Commands decided on the calling thread (CLI, tools, benchmarks): the same group commit the
+/// writer thread does, without its queue.
+extension Ledger {
+    /// Decides one command in its own group commit.
+    public func execute(_ command: CommerceCommand, idempotencyKey: String? = nil) throws -> CommandOutcome {
+        let job = WriterJob(.command(command, idempotencyKey: idempotencyKey))
+        try executeMapped([job])
+        switch try job.outcome?.get() {
+        case let .command(outcome)?: return outcome
+        default: throw LedgerError.storeFailure("no outcome")
+        }
+    }
+
+    /// Decides many commands in one group commit.
+    public func execute(batch commands: [CommerceCommand]) throws -> [Result<CommandOutcome, Error>] {
+        let jobs = commands.map { WriterJob(.command($0, idempotencyKey: nil)) }
+        try executeMapped(jobs)
+        return jobs.map { job in
+            switch job.outcome {
+            case let .success(.command(outcome))?: return .success(outcome)
+            case let .failure(error)?: return .failure(error)
+            default: return .failure(LedgerError.storeFailure("no outcome"))
+            }
+        }
+    }
+
+    /// Runs the issuance processor once over everything logged so far.
+    @discardableResult
+    public func processIssueRequests() throws -> Int {
+        let job = WriterJob(.processIssueRequests(through: try head()))
+        try executeMapped([job])
+        switch try job.outcome?.get() {
+        case let .processed(n)?: return n
+        default: return 0
+        }
+    }
+
+    /// A group commit, with storage failures turned into `LedgerError`: a full map at its
+    /// maximum or a full disk is `storeFull` (retry later), anything else `storeFailure`.
+    func executeMapped(_ jobs: [WriterJob]) throws {
+        let started = ContinuousClock.now
+        do {
+            try executor.execute(jobs)
+        } catch let error as LMDBError where error.isMapFull || error.isDiskFull {
+            throw LedgerError.storeFull(error.description)
+        } catch let error as LMDBError {
+            throw LedgerError.storeFailure(error.description)
+        } catch let error as UnsyncedViewsMarker.MarkerError where error.code == ENOSPC {
+            throw LedgerError.storeFull(error.description)
+        }
+        statistics.record(batch: jobs.count, duration: ContinuousClock.now - started)
+    }
+}

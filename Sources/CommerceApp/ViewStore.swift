@@ -1,0 +1,169 @@
+import BinaryCodec
+import EventLog
+import Foundation
+import LMDB
+
+/// The views: every table a fold of the log can rebuild (projections, the stream index, the
+/// idempotency index, subscriber checkpoints, the position they reflect), in an LMDB environment
+/// of their own that commits without syncing.
+///
+/// What it promises after a crash: after a process crash, exactly what was committed (the page
+/// cache survives), at most one batch behind the log, which the next writer folds in. After an
+/// operating-system crash or a power loss, nothing: the marker (`UnsyncedViewsMarker`) says so,
+/// and the ledger rebuilds them from the log before serving. `checkpoint()` syncs them in the
+/// background and clears the marker when a sync covered every commit.
+final class ViewStore: Sendable {
+    let environment: Environment
+    let catalog: ProjectionCatalog
+    let meta: Database
+    let checkpoints: CheckpointTable
+    let marker: UnsyncedViewsMarker
+
+    static let positionKey = Array("position".utf8)
+    static let logIdentityKey = Array("log-identity".utf8)
+
+    init(environment: Environment, marker: UnsyncedViewsMarker) throws {
+        self.environment = environment
+        self.marker = marker
+        // Opening may create databases: a commit like any other.
+        if !environment.configuration.readOnly { try marker.ensurePresent() }
+        meta = try environment.openDatabase("views.meta")
+        checkpoints = CheckpointTable(database: try environment.openDatabase("views.checkpoints"))
+        catalog = try ProjectionCatalog(environment: environment, meta: meta)
+    }
+
+    /// The log position the views reflect, and the checksum of the record there (0 and 0 for
+    /// views of an empty log): a log whose record at that position differs is not the one folded.
+    struct Position: Equatable, Sendable {
+        var position: UInt64
+        var checksum: UInt32
+
+        static let empty = Position(position: 0, checksum: 0)
+    }
+
+    func position(in txn: Transaction) throws -> Position {
+        try txn.withValue(meta, Self.positionKey) { raw -> Position in
+            guard raw.count == 12, let position = Keys.readUInt64(raw) else { return .empty }
+            let checksum = UInt32(raw[8]) << 24 | UInt32(raw[9]) << 16 | UInt32(raw[10]) << 8 | UInt32(raw[11])
+            return Position(position: position, checksum: checksum)
+        } ?? .empty
+    }
+
+    func setPosition(_ p: Position, in txn: Transaction) throws {
+        var value = Keys.uint64(p.position)
+        withUnsafeBytes(of: p.checksum.bigEndian) { value.append(contentsOf: $0) }
+        try txn.put(meta, Self.positionKey, value)
+    }
+
+    func logIdentity(in txn: Transaction) throws -> [UInt8]? {
+        try txn.get(meta, Self.logIdentityKey)
+    }
+
+    func setLogIdentity(_ identity: [UInt8], in txn: Transaction) throws {
+        try txn.put(meta, Self.logIdentityKey, identity)
+    }
+
+    /// Opens (creating) the databases of a generation a rebuild is about to fill.
+    func openGeneration(_ generations: ProjectionCatalog.Generations) throws -> ViewTables {
+        try marker.ensurePresent()
+        return try catalog.open(generations, create: true)
+    }
+
+    /// Runs `body` in a read transaction with the live tables.
+    func read<R>(_ body: (Transaction, ViewTables) throws -> R) throws -> R {
+        while true {
+            do {
+                return try environment.read { txn in try body(txn, try catalog.resolve(in: txn)) }
+            } catch let needs as ProjectionCatalog.NeedsHandles {
+                try catalog.open(needs.generations, create: false)
+            }
+        }
+    }
+
+    /// One write transaction on the views, never run twice: the marker goes on disk first, since
+    /// the commit will not be synced. The caller handles a full map and `NeedsHandles`.
+    func writeOnce<R>(_ body: (Transaction) throws -> R) throws -> R {
+        try environment.writeOnce { txn in
+            try marker.ensurePresent()
+            return try body(txn)
+        }
+    }
+
+    /// `writeOnce`, run again after growing a full map or opening a new generation's handles;
+    /// `body` must have no effects outside the transaction.
+    func write<R>(_ body: (Transaction) throws -> R) throws -> R {
+        while true {
+            do {
+                return try writeOnce(body)
+            } catch let needs as ProjectionCatalog.NeedsHandles {
+                try catalog.open(needs.generations, create: false)
+            } catch let error as LMDBError where error.isMapFull {
+                try environment.grow(after: error)
+            }
+        }
+    }
+
+    /// Syncs every commit so far to disk, off the writers' path; when no commit came in meanwhile,
+    /// clears the marker under the writer lock (no commit can slip in between the check and the
+    /// removal). Returns true when the views on disk are then known complete.
+    @discardableResult
+    func checkpoint() throws -> Bool {
+        guard !environment.configuration.readOnly, marker.isPresent else { return true }
+        let synced = environment.lastTransactionId
+        try environment.sync()
+        guard environment.lastTransactionId == synced else { return false }
+        struct Unchanged: Error {}
+        var cleared = false
+        do {
+            try environment.writeOnce { _ in
+                if environment.lastTransactionId == synced {
+                    marker.remove()
+                    cleared = true
+                }
+                throw Unchanged()  // nothing to commit: abort, releasing the lock
+            }
+        } catch is Unchanged {}
+        return cleared
+    }
+
+    /// Folds whatever the log holds beyond the views into them, in chunks of `chunk` events, each a
+    /// write transaction that records the position reached (an interrupted fold resumes there).
+    /// Returns how many events were folded.
+    @discardableResult
+    func catchUp(with log: EventLog, fold: ViewFold, chunk: Int = 100_000, progress: (_ done: Int, _ head: UInt64) -> Void = { _, _ in }) throws -> Int {
+        var folded = 0
+        while true {
+            let (done, head) = try write { v -> (Int, UInt64) in
+                if try logIdentity(in: v) == nil { try setLogIdentity(log.identity, in: v) }
+                let tables = try catalog.resolve(in: v)
+                return try log.environment.read { l in
+                    (try foldGap(from: log, fold: fold, tables: tables, views: v, logTxn: l, limit: chunk), try log.head(in: l))
+                }
+            }
+            folded += done
+            if done == 0 { return folded }
+            progress(folded, head)
+        }
+    }
+
+    /// The catch-up rule, inside the caller's transactions: folds up to `limit` events after the
+    /// views' position into `tables` and records the position reached. Returns how many were
+    /// folded (0 when the views are current).
+    @discardableResult
+    func foldGap(from log: EventLog, fold: ViewFold, tables: ViewTables, views v: Transaction, logTxn l: Transaction, limit: Int = .max) throws -> Int {
+        let at = try position(in: v)
+        var count = 0
+        var last: EventRecord?
+        try log.forEach(after: at.position, in: l) { record in
+            guard count < limit else { return false }
+            try fold.apply(record, event: try record.commerceEvent(), to: tables, in: v)
+            count += 1
+            last = record
+            return true
+        }
+        if let last, let checksum = try log.checksum(at: last.position, in: l) {
+            try setPosition(.init(position: last.position, checksum: checksum), in: v)
+        }
+        return count
+    }
+}

@@ -1,0 +1,105 @@
+import Commerce
+import EventLog
+import LMDB
+
+/// The databases of one generation of the views: the domain's projection tables, the stream
+/// index and the idempotency index. Everything here is a fold of the log.
+struct ViewTables: Sendable {
+    let projections: ProjectionDatabases
+    let streams: StreamIndex
+    let idempotency: IdempotencyIndex
+
+    /// Base names of the physical databases that are not projection tables.
+    static let streamsBase = "views.streams"
+    static let idempotencyBase = "views.idempotency"
+
+    /// Opens one database per physical name; `name` maps a base name (e.g. `proj.users`) to the
+    /// database to open (a generation of it).
+    init(environment: Environment, create: Bool, name: (String) -> String) throws {
+        projections = try ProjectionDatabases(environment: environment, create: create, name: name)
+        streams = StreamIndex(database: try environment.openDatabase(name(Self.streamsBase), create: create))
+        idempotency = IdempotencyIndex(database: try environment.openDatabase(name(Self.idempotencyBase), create: create))
+    }
+
+    /// Every physical database, in a fixed order.
+    var physical: [Database] { projections.physical + [streams.database, idempotency.database] }
+
+    /// Every physical base name, in the order of `physical`.
+    static let physicalNames: [String] = ProjectionDatabases.physicalNames + [streamsBase, idempotencyBase]
+}
+
+/// The LMDB databases behind the projection tables, opened once.
+///
+/// User-scoped tables share one database, `proj.users`, keyed `user ‖ table tag ‖ rest`, so the
+/// pages a command dirties are one per user rather than one per table.
+struct ProjectionDatabases: Sendable {
+    private let databases: [Database]
+    /// The databases as stored: the user-scoped tables' shared one once, then the others.
+    let physical: [Database]
+
+    static func physicalName(of table: ProjectionTable) -> String {
+        table.isUserScoped ? "proj.users" : table.rawValue
+    }
+
+    /// The physical databases' base names, in the order of `physical`.
+    static let physicalNames: [String] = {
+        var names: [String] = []
+        for table in ProjectionTable.allCases {
+            let name = physicalName(of: table)
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }()
+
+    init(environment: Environment, create: Bool, name: (String) -> String) throws {
+        var byBase: [String: Database] = [:]
+        var physical: [Database] = []
+        databases = try ProjectionTable.allCases.map { table in
+            let base = Self.physicalName(of: table)
+            if let db = byBase[base] { return db }
+            let db = try environment.openDatabase(name(base), create: create)
+            byBase[base] = db
+            physical.append(db)
+            return db
+        }
+        self.physical = physical
+    }
+
+    subscript(table: ProjectionTable) -> Database {
+        databases[table.ordinal]
+    }
+
+    /// The byte that tells a user-scoped table's rows apart in the shared database.
+    func tag(of table: ProjectionTable) -> UInt8? {
+        table.isUserScoped ? UInt8(table.ordinal) : nil
+    }
+
+    @inline(__always)
+    func physicalKey(_ table: ProjectionTable, _ key: [UInt8]) -> [UInt8] {
+        guard let tag = tag(of: table) else { return key }
+        var out = [UInt8]()
+        out.reserveCapacity(key.count + 1)
+        out.append(contentsOf: key.prefix(8))
+        out.append(tag)
+        out.append(contentsOf: key.dropFirst(8))
+        return out
+    }
+}
+
+extension ProjectionTable {
+    /// Position in `allCases`; a switch, because hashing the String raw value costs on every access.
+    var ordinal: Int {
+        switch self {
+        case .pointBalances: return 0
+        case .pointHistory: return 1
+        case .products: return 2
+        case .coupons: return 3
+        case .userCoupons: return 4
+        case .orders: return 5
+        case .ordersByUser: return 6
+        case .issueRequests: return 7
+        case .dailySales: return 8
+        case .sequences: return 9
+        }
+    }
+}
