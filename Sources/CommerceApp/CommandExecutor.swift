@@ -71,11 +71,15 @@ final class CommandExecutor: Sendable {
                         return appender.head
                     }
                     committedHead = head
-                    try afterLogCommit?()
+                    do { try afterLogCommit?() } catch { throw SimulatedCrash(error: error) }
                     return head
                 }
                 log.notifier.publish(head: head)
                 return head
+            } catch let crash as SimulatedCrash {
+                // A test stopped this batch between the two commits, as a crash would: the views
+                // commit is abandoned, nothing folds the batch in, and no caller hears of it.
+                throw crash.error
             } catch {
                 if let head = committedHead {
                     // The log committed: every job's outcome stands and its events are durable. The
@@ -100,6 +104,11 @@ final class CommandExecutor: Sendable {
                 }
             }
         }
+    }
+
+    /// What the `afterLogCommit` test hook threw.
+    struct SimulatedCrash: Error {
+        let error: Error
     }
 
     /// A storage failure of one job, which aborts the batch so it can run again without it.

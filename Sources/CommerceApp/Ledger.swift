@@ -46,6 +46,14 @@ public final class Ledger: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try LegacyLayout.migrate(directory, logConfiguration: configuration.logEnvironment)
         }
+        switch Environment.checkFile(in: configuration.logPath) {
+        case let .truncated(bytes, needed):
+            throw LedgerError.unusable("the log in \(configuration.logPath) was cut short (\(bytes) of \(needed) bytes); restore it from a backup")
+        case .unreadable:
+            throw LedgerError.unusable("\(configuration.logPath)/data.mdb is not a readable ledger log; restore it from a backup")
+        case .missing, .complete:
+            break
+        }
         log = try EventLog(environment: Environment.open(path: configuration.logPath, configuration: configuration.logEnvironment))
         viewsLock = try ViewsLock(path: directory + "/views.lock", readOnly: readOnly)
         let marker = UnsyncedViewsMarker(path: directory + "/views.unsynced")

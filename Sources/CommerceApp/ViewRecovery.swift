@@ -86,7 +86,12 @@ struct ViewOpening {
 
     /// Reasons found without opening the views (an open of torn views is not safe to attempt).
     func distrustBeforeOpening() -> String? {
-        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { return "there were none" }
+        switch Environment.checkFile(in: path) {
+        case .missing: return "there were none"
+        case let .truncated(bytes, needed): return "their file was cut short (\(bytes) of \(needed) bytes)"
+        case .unreadable: return "their file is not a readable LMDB environment"
+        case .complete: break
+        }
         if marker.viewsMayBeTorn {
             return "the machine restarted (boot \(marker.recordedBoot() ?? "?") → \(UnsyncedViewsMarker.currentBoot)) while they held writes that were never synced"
         }

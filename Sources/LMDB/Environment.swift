@@ -282,3 +282,42 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync")
     }
 }
+
+extension Environment {
+    /// What the header of an environment's data file promises, read without opening it.
+    public enum FileCheck: Equatable, Sendable {
+        case missing
+        /// The newest meta page's last page fits in the file.
+        case complete
+        /// The file ends before the newest meta page's last page: it was cut short.
+        case truncated(fileBytes: Int, neededBytes: Int)
+        /// No valid meta page: not an LMDB file, or its first pages are damaged.
+        case unreadable
+    }
+
+    /// Reads the two meta pages of `directory/data.mdb` (LMDB's on-disk format, version 1) and
+    /// checks that the file holds every page the newest one names. Cheap, and safe where opening
+    /// would not be: LMDB aborts the process on some damaged pages.
+    public static func checkFile(in directory: String) -> FileCheck {
+        let path = directory + "/data.mdb"
+        let fd = Glibc.open(path, O_RDONLY)
+        guard fd >= 0 else { return errno == ENOENT ? .missing : .unreadable }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return .unreadable }
+        // Meta pages sit at the start of page 0 and page 1; the page size is in the first.
+        func meta(at offset: Int) -> (pageSize: Int, lastPage: UInt64, txnid: UInt64)? {
+            var raw = [UInt8](repeating: 0, count: 152)
+            guard pread(fd, &raw, raw.count, off_t(offset)) == raw.count else { return nil }
+            func u32(_ i: Int) -> UInt32 { raw[i..<i + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+            func u64(_ i: Int) -> UInt64 { raw[i..<i + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
+            guard u32(16) == 0xBEEF_C0DE else { return nil }
+            return (Int(u32(40)), u64(136), u64(144))
+        }
+        guard let first = meta(at: 0), (512...65_536).contains(first.pageSize) else { return .unreadable }
+        let second = meta(at: first.pageSize)
+        let newest = second.map { $0.txnid > first.txnid ? $0 : first } ?? first
+        let needed = (Int(clamping: newest.lastPage) + 1) * first.pageSize
+        return Int(st.st_size) >= needed ? .complete : .truncated(fileBytes: Int(st.st_size), neededBytes: needed)
+    }
+}
