@@ -59,11 +59,20 @@ public struct LedgerOptions: ParsableArguments {
                 throw CLIError.store("\(dataDirectory) is not a ledger (no log/data.mdb)")
             }
         }
+        var config = configuration
+        // Folding a whole log can take a while: show it, but stay quiet for a small catch-up.
+        let progress = ProgressReporter(label: "views")
+        config.recoveryProgress = { done, total in if total >= 100_000 { progress.update(done: done, total: total) } }
+        let ledger: Ledger
         do {
-            return try Ledger(configuration: configuration)
+            ledger = try Ledger(configuration: config)
         } catch {
             throw CLIError.store("cannot open the ledger in \(dataDirectory): \(error)")
         }
+        if case .rebuilt = ledger.recovery {
+            FileHandle.standardError.write(Data("note: \(ledger.recovery)\n".utf8))
+        }
+        return ledger
     }
 }
 

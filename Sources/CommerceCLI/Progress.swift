@@ -1,7 +1,8 @@
 import Foundation
 
 /// Progress on stderr: a bar redrawn in place on a terminal, a plain line every second otherwise.
-public final class ProgressReporter {
+/// Used from one thread at a time.
+public final class ProgressReporter: @unchecked Sendable {
     let label: String
     let isTerminal = isatty(STDERR_FILENO) == 1
     let started = Date()

@@ -33,6 +33,11 @@ struct Serve: AsyncParsableCommand {
         } catch {
             fail("\(error)", code: 3)
         }
+        switch opened.recovery {
+        case .current: break
+        case .rebuilt: logger.warning("\(opened.recovery)")
+        default: logger.info("\(opened.recovery)")
+        }
         let metrics = APIMetrics()
         // Libraries that report through swift-metrics land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))

@@ -110,6 +110,14 @@ final class ServerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// SIGKILL: no shutdown at all, as in a crash.
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
+    }
+
     deinit { stop() }
 
     struct ServerError: Error, CustomStringConvertible {
