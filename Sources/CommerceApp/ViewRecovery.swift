@@ -42,11 +42,13 @@ struct ViewOpening {
         case let .trusted(store): return (store, try catchUp(store, rebuilding: nil))
         case let .distrusted(why): reason = why
         }
+        // A new ledger has no views to rebuild: they are simply made.
+        let isNew = try Environment.checkFile(in: path) == .missing && log.head() == 0
         // The store opened to check them is released by now, so their files can go.
         for file in ["data.mdb", "lock.mdb"] { try? FileManager.default.removeItem(atPath: path + "/" + file) }
         marker.remove()
         let store = try ViewStore(environment: Environment.open(path: path, configuration: configuration.viewsEnvironment), marker: marker)
-        return (store, try catchUp(store, rebuilding: reason))
+        return (store, try catchUp(store, rebuilding: isNew ? nil : reason))
     }
 
     private enum Verdict {

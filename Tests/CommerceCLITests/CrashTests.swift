@@ -174,7 +174,8 @@ import Testing
             // writes go on meanwhile (a verify used to hold the writer for the whole fold).
             let quarter = (ended - started) / 4
             let during = acknowledged.withLock { $0.filter { $0 > started + quarter && $0 < ended - quarter }.count }
-            #expect(during > 0, "\(arguments): no write acknowledged during the middle of a \(ended - started) run")
+            let timeline = acknowledged.withLock { $0.filter { $0 > started && $0 < ended }.map { ($0 - started) / .milliseconds(1) } }
+            #expect(during > 0, "\(arguments): no write acknowledged during the middle of a \(ended - started) run; acknowledged at (ms) \(timeline.map { Int($0) })")
         }
         stop.set()
         await load.value
