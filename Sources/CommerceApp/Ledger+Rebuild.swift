@@ -189,7 +189,7 @@ extension Ledger {
         defer { try? FileManager.default.removeItem(atPath: scratchPath) }
         let scratchEnv = try Environment.open(path: scratchPath, configuration: .init(
             mapSize: configuration.environment.mapSize, maxMapSize: configuration.environment.maxMapSize, durable: false))
-        let scratch = try ViewTables(environment: scratchEnv, create: true) { $0 }
+        let scratch = try ViewTables { try scratchEnv.openDatabase($0) }
 
         // Everything up to where the views stood at the start, in large private transactions.
         var last: UInt64 = 0

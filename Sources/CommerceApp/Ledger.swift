@@ -71,8 +71,9 @@ public final class Ledger: Sendable {
     }
 
     deinit {
-        // Leave the views synced when this process is their last writer (a CLI command, a test).
-        try? views.checkpoint()
+        // A process that wrote the views leaves them synced (a CLI command, a test); one that only
+        // read leaves them alone.
+        if views.hasWritten { try? views.checkpoint() }
     }
 
     public var projectionNames: [String] { projections.all.map(\.name) }

@@ -21,16 +21,19 @@ final class ProjectionCatalog: Sendable {
 
     static let generationsKey = Array("projection-generations".utf8)
 
-    let environment: Environment
+    /// Opens a database by name, creating it when asked.
+    typealias Opener = @Sendable (_ name: String, _ create: Bool) throws -> Database
+
     let meta: Database
+    private let openDatabase: Opener
     private let opened = Mutex<[[UInt8]: ViewTables]>([:])
     /// The generations seen last and their databases: every transaction checks this first.
     private let current = Mutex<(raw: [UInt8]?, tables: ViewTables?)>((nil, nil))
     private let openLock = Mutex(())
 
-    init(environment: Environment, meta: Database) throws {
-        self.environment = environment
+    init(environment: Environment, meta: Database, openDatabase: @escaping Opener) throws {
         self.meta = meta
+        self.openDatabase = openDatabase
         let live = try environment.read { txn in try txn.get(meta, Self.generationsKey).map(Generations.decode) } ?? Generations()
         _ = try open(live, create: true)
     }
@@ -99,10 +102,7 @@ final class ProjectionCatalog: Sendable {
     @discardableResult
     func open(_ generations: Generations, create: Bool) throws -> ViewTables {
         try openLock.withLock { _ in
-            let canCreate = create && !environment.configuration.readOnly
-            let tables = try ViewTables(environment: environment, create: canCreate) { base in
-                Self.name(base, generation: generations[base])
-            }
+            let tables = try ViewTables { base in try openDatabase(Self.name(base, generation: generations[base]), create) }
             opened.withLock { $0[generations.encoded()] = tables }
             return tables
         }

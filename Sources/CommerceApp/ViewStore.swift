@@ -2,6 +2,7 @@ import BinaryCodec
 import EventLog
 import Foundation
 import LMDB
+import Synchronization
 
 /// The views: every table a fold of the log can rebuild (projections, the stream index, the
 /// idempotency index, subscriber checkpoints, the position they reflect), in an LMDB environment
@@ -25,11 +26,19 @@ final class ViewStore: Sendable {
     init(environment: Environment, marker: UnsyncedViewsMarker) throws {
         self.environment = environment
         self.marker = marker
-        // Opening may create databases: a commit like any other.
-        if !environment.configuration.readOnly { try marker.ensurePresent() }
-        meta = try environment.openDatabase("views.meta")
-        checkpoints = CheckpointTable(database: try environment.openDatabase("views.checkpoints"))
-        catalog = try ProjectionCatalog(environment: environment, meta: meta)
+        // Creating a database is a commit like any other: the marker goes first. Opening one
+        // that exists writes nothing (a process that only reads leaves no marker).
+        let open: ProjectionCatalog.Opener = { name, create in
+            do {
+                return try environment.openDatabase(name, create: false)
+            } catch let error as LMDBError where error.isNotFound && create && !environment.configuration.readOnly {
+                try marker.ensurePresent()
+                return try environment.openDatabase(name, create: true)
+            }
+        }
+        meta = try open("views.meta", true)
+        checkpoints = CheckpointTable(database: try open("views.checkpoints", true))
+        catalog = try ProjectionCatalog(environment: environment, meta: meta, openDatabase: open)
     }
 
     /// The log position the views reflect, and the checksum of the record there (0 and 0 for
@@ -85,9 +94,14 @@ final class ViewStore: Sendable {
     func writeOnce<R>(_ body: (Transaction) throws -> R) throws -> R {
         try environment.writeOnce { txn in
             try marker.ensurePresent()
+            wrote.withLock { $0 = true }
             return try body(txn)
         }
     }
+
+    /// Whether this process has written the views (and so should sync them before it leaves).
+    var hasWritten: Bool { wrote.withLock { $0 } }
+    private let wrote = Mutex(false)
 
     /// `writeOnce`, run again after growing a full map or opening a new generation's handles;
     /// `body` must have no effects outside the transaction.
@@ -133,6 +147,9 @@ final class ViewStore: Sendable {
     func catchUp(with log: EventLog, fold: ViewFold, chunk: Int = 100_000, progress: (_ done: Int, _ head: UInt64) -> Void = { _, _ in }) throws -> Int {
         var folded = 0
         while true {
+            // A look first: views that are current need no write (and leave no marker).
+            let (at, identity) = try environment.read { (try position(in: $0).position, try logIdentity(in: $0)) }
+            if identity != nil, at >= (try log.head()) { return folded }
             let (done, head) = try write { v -> (Int, UInt64) in
                 if try logIdentity(in: v) == nil { try setLogIdentity(log.identity, in: v) }
                 let tables = try catalog.resolve(in: v)

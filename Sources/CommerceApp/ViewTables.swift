@@ -13,12 +13,12 @@ struct ViewTables: Sendable {
     static let streamsBase = "views.streams"
     static let idempotencyBase = "views.idempotency"
 
-    /// Opens one database per physical name; `name` maps a base name (e.g. `proj.users`) to the
-    /// database to open (a generation of it).
-    init(environment: Environment, create: Bool, name: (String) -> String) throws {
-        projections = try ProjectionDatabases(environment: environment, create: create, name: name)
-        streams = StreamIndex(database: try environment.openDatabase(name(Self.streamsBase), create: create))
-        idempotency = IdempotencyIndex(database: try environment.openDatabase(name(Self.idempotencyBase), create: create))
+    /// Opens one database per physical base name (e.g. `proj.users`) with `open`, which picks the
+    /// generation.
+    init(open: (String) throws -> Database) throws {
+        projections = try ProjectionDatabases(open: open)
+        streams = StreamIndex(database: try open(Self.streamsBase))
+        idempotency = IdempotencyIndex(database: try open(Self.idempotencyBase))
     }
 
     /// Every physical database, in a fixed order.
@@ -51,13 +51,13 @@ struct ProjectionDatabases: Sendable {
         return names
     }()
 
-    init(environment: Environment, create: Bool, name: (String) -> String) throws {
+    init(open: (String) throws -> Database) throws {
         var byBase: [String: Database] = [:]
         var physical: [Database] = []
         databases = try ProjectionTable.allCases.map { table in
             let base = Self.physicalName(of: table)
             if let db = byBase[base] { return db }
-            let db = try environment.openDatabase(name(base), create: create)
+            let db = try open(base)
             byBase[base] = db
             physical.append(db)
             return db

@@ -221,6 +221,12 @@ final class CrashSwitch: Sendable {
             #expect(marker.isPresent)  // unsynced writes of this boot
         }
         #expect(!marker.isPresent)  // the last writer synced on its way out
+        do {
+            let reader = try openLedger(dir, clock: clock)
+            #expect(reader.recovery == .current)
+            _ = try reader.balance(of: 1)
+        }
+        #expect(!marker.isPresent)  // a process that only read wrote nothing
         // A process killed with unsynced views leaves the marker of this boot: the page cache
         // survived, so the views are trusted as they are.
         try marker.write(boot: UnsyncedViewsMarker.currentBoot)
