@@ -71,5 +71,9 @@ import Testing
         let history = try run("commerce", ["history", "--data", dir.path, "--user", "3", "--limit", "100"]).json
         let after = history?["items"]?.arrayValue?.compactMap { $0["balanceAfter"]?.intValue } ?? []
         #expect(after == stride(from: 500_000, to: 0, by: -10_000).map { Int64($0) })
+        // Each process caught the views up with the other's appends before deciding: the log and
+        // the views agree with a fold from scratch.
+        #expect(try run("commerce-log", ["verify", "--data", dir.path]).status == 0)
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
     }
 }
