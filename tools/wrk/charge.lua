@@ -1,6 +1,5 @@
--- A charge mix over many users.
+-- Charges of users drawn uniformly at random over 1..BENCH_USERS.
 dofile((os.getenv("WRK_DIR") or "tools/wrk") .. "/common.lua")
 request = function()
-  local user = math.random(1, users)
-  return wrk.format("POST", "/users/" .. user .. "/points/charge", json, '{"amount":10000}')
+  return wrk.format("POST", "/users/" .. random_user() .. "/points/charge", json, '{"amount":10000}')
 end
