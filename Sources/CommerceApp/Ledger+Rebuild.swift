@@ -47,15 +47,19 @@ extension Ledger {
         }
     }
 
-    /// Views that a rebuild can name besides the domain's projections.
-    static let indexViews: [(name: String, base: String)] = [("streams", ViewTables.streamsBase), ("idempotency", ViewTables.idempotencyBase)]
+    /// Views that a rebuild can name besides the domain's projections, and the databases they
+    /// write (user streams are indexed beside the users' rows).
+    static let indexViews: [(name: String, bases: [String])] = [
+        ("streams", [ViewTables.streamsBase, ProjectionDatabases.physicalName(of: .pointBalances)]),
+        ("idempotency", [ViewTables.idempotencyBase]),
+    ]
 
     /// Every view a rebuild can name, in the order they are applied.
     public var viewNames: [String] { projectionNames + Self.indexViews.map(\.name) }
 
     /// The physical databases each named view writes.
     func bases(of name: String) -> [String] {
-        if let index = Self.indexViews.first(where: { $0.name == name }) { return [index.base] }
+        if let index = Self.indexViews.first(where: { $0.name == name }) { return index.bases }
         return projections.all.first { $0.name == name }.map { $0.tables.map(ProjectionDatabases.physicalName(of:)) } ?? []
     }
 
@@ -267,15 +271,26 @@ extension Ledger {
                 try store.scanAll(table) { summary.add($0, $1) }
                 out.append(TableSummary(table: table.rawValue, rows: summary.rows, checksum: summary.crc))
             }
-            for (base, db) in [(ViewTables.streamsBase, live.streams.database), (ViewTables.idempotencyBase, live.idempotency.database)] where bases.contains(base) {
-                var summary = TableChecksum()
+            // The indexes: their own databases' rows, and for streams also the user streams' rows
+            // kept in the users' database.
+            func add(_ db: Database, to summary: inout TableChecksum, tag: UInt8? = nil) throws {
                 let cursor = try txn.cursor(db)
                 var entry = try cursor.first()
                 while let e = entry {
-                    summary.add(e.key, e.value)
+                    if tag == nil || (e.key.count > 8 && e.key[8] == tag) { summary.add(e.key, e.value) }
                     entry = try cursor.next()
                 }
-                out.append(TableSummary(table: base, rows: summary.rows, checksum: summary.crc))
+            }
+            if bases.contains(ViewTables.streamsBase) {
+                var summary = TableChecksum()
+                try add(live.physical[ViewTables.physicalNames.count - 2], to: &summary)
+                try add(live.projections.users, to: &summary, tag: ProjectionDatabases.userStreamTag)
+                out.append(TableSummary(table: ViewTables.streamsBase, rows: summary.rows, checksum: summary.crc))
+            }
+            if bases.contains(ViewTables.idempotencyBase) {
+                var summary = TableChecksum()
+                try add(live.idempotency.database, to: &summary)
+                out.append(TableSummary(table: ViewTables.idempotencyBase, rows: summary.rows, checksum: summary.crc))
             }
             return out
         }

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Commerce
 import EventLog
 import LMDB
@@ -17,12 +18,25 @@ struct ViewTables: Sendable {
     /// generation.
     init(open: (String) throws -> Database) throws {
         projections = try ProjectionDatabases(open: open)
-        streams = StreamIndex(database: try open(Self.streamsBase))
+        let users = projections.users
+        let others = try open(Self.streamsBase)
+        // A user's stream rows sit beside the user's other rows (`user ‖ tag ‖ version`), so a
+        // command on a user dirties one page of the views, not two; other streams by name.
+        streams = StreamIndex { stream in
+            if let user = Streams.userId(of: stream) {
+                var prefix = Key.user(user)
+                prefix.append(ProjectionDatabases.userStreamTag)
+                return .init(database: users, prefix: prefix)
+            }
+            return .init(database: others, prefix: StreamIndex.namePrefix(stream))
+        }
         idempotency = IdempotencyIndex(database: try open(Self.idempotencyBase))
+        // The order of `physicalNames`: the projections', then the two indexes'.
+        physical = projections.physical + [others, idempotency.database]
     }
 
-    /// Every physical database, in a fixed order.
-    var physical: [Database] { projections.physical + [streams.database, idempotency.database] }
+    /// Every physical database, in a fixed order (that of `physicalNames`).
+    let physical: [Database]
 
     /// Every physical base name, in the order of `physical`.
     static let physicalNames: [String] = ProjectionDatabases.physicalNames + [streamsBase, idempotencyBase]
@@ -69,6 +83,12 @@ struct ProjectionDatabases: Sendable {
         databases[table.ordinal]
     }
 
+    /// The database the user-scoped tables share.
+    var users: Database { self[.pointBalances] }
+
+    /// The tag of user streams' index rows in the users' database, apart from every table's.
+    static let userStreamTag: UInt8 = 0x80
+
     /// The byte that tells a user-scoped table's rows apart in the shared database.
     func tag(of table: ProjectionTable) -> UInt8? {
         table.isUserScoped ? UInt8(table.ordinal) : nil
@@ -102,4 +122,8 @@ extension ProjectionTable {
         case .sequences: return 9
         }
     }
+}
+
+enum Key {
+    static func user(_ id: Int64) -> [UInt8] { Keys.uint64(UInt64(bitPattern: id)) }
 }

@@ -63,7 +63,7 @@ import Testing
         let dir = TemporaryDirectory()
         let ledger = try busyLedger(dir)
         #expect(try ledger.projectionsToRebuild(["products"]) == ["products"])
-        #expect(try ledger.projectionsToRebuild(["point-balances"]) == ["point-balances", "point-history", "user-coupons", "orders"])
+        #expect(try ledger.projectionsToRebuild(["point-balances"]) == ["point-balances", "point-history", "user-coupons", "orders", "streams"])
         #expect(throws: Ledger.RebuildError.self) { try ledger.projectionsToRebuild(["nope"]) }
         let before = try ledger.summarize()
         let report = try ledger.rebuildProjections(["products"])

@@ -58,6 +58,16 @@ func run(_ binary: String, _ arguments: [String], timeout: TimeInterval = 60) th
     return ProcessResult(status: process.terminationStatus, stdout: String(decoding: stdoutBox.data, as: UTF8.self), stderr: String(decoding: stderrBox.data, as: UTF8.self))
 }
 
+/// `run`, waited for on a thread of its own: async tests that keep other tasks going meanwhile
+/// must not block one of the few threads those tasks run on.
+func runInBackground(_ binary: String, _ arguments: [String], timeout: TimeInterval = 60) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try run(binary, arguments, timeout: timeout) })
+        }
+    }
+}
+
 /// A `commerce serve` child process on a free loopback port; stopped by PID.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()

@@ -167,7 +167,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(200))
         for arguments in [["--verify"], ["--chunk-ms", "20"], ["--verify"]] {
             let started = ContinuousClock.now
-            let tool = try run("commerce-rebuild", ["--data", dir.path] + arguments)
+            let tool = try await runInBackground("commerce-rebuild", ["--data", dir.path] + arguments)
             let ended = ContinuousClock.now
             #expect(tool.status == 0, "\(arguments): \(tool.stderr)")
             // The middle half of the tool's run is its fold, long past its start-up: the server's

@@ -12,11 +12,19 @@ public protocol DomainEvent: Sendable, Equatable {
     var json: JSONValue { get }
 }
 
-enum Streams {
+/// The streams events belong to: one per user, product, coupon and order.
+public enum Streams {
     static func user(_ id: Int64) -> String { "user-\(id)" }
     static func product(_ id: Int64) -> String { "product-\(id)" }
     static func coupon(_ id: Int64) -> String { "coupon-\(id)" }
     static func order(_ id: Int64) -> String { "order-\(id)" }
+
+    /// The user a user stream belongs to; nil for any other name (only the exact form
+    /// `user(id)` writes counts: `user-042` is not user 42's stream).
+    public static func userId(of stream: String) -> Int64? {
+        guard stream.hasPrefix("user-"), let id = Int64(stream.dropFirst(5)), id > 0, user(id) == stream else { return nil }
+        return id
+    }
 }
 
 extension DomainEvent {
