@@ -125,3 +125,13 @@ let sampleEvents: [CommerceEvent] = [
             .object([("a", .array([.int(1), .double(-2500), .string("é\n"), .bool(true), .null]))]))
     }
 }
+
+@Suite struct StreamNameTests {
+    @Test func onlyTheCanonicalFormOfAUserStreamNamesAUser() {
+        #expect(Streams.userId(of: "user-42") == 42)
+        #expect(Streams.userId(of: "user-9223372036854775807") == Int64.max)
+        for other in ["user-042", "user-0", "user-", "user--1", "user-+1", "user-4x", "user-9223372036854775808", "product-42", "users-42", "user42", ""] {
+            #expect(Streams.userId(of: other) == nil, "\(other)")
+        }
+    }
+}

@@ -22,8 +22,20 @@ public enum Streams {
     /// The user a user stream belongs to; nil for any other name (only the exact form
     /// `user(id)` writes counts: `user-042` is not user 42's stream).
     public static func userId(of stream: String) -> Int64? {
-        guard stream.hasPrefix("user-"), let id = Int64(stream.dropFirst(5)), id > 0, user(id) == stream else { return nil }
-        return id
+        // Called for every event the writer appends: bytes, not substrings.
+        var utf8 = stream.utf8.makeIterator()
+        for expected in "user-".utf8 { guard utf8.next() == expected else { return nil } }
+        var id: Int64 = 0
+        var digits = 0
+        while let byte = utf8.next() {
+            guard byte >= 0x30, byte <= 0x39, !(digits == 0 && byte == 0x30) else { return nil }
+            let (times, o1) = id.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int64(byte - 0x30))
+            guard !o1, !o2 else { return nil }
+            id = sum
+            digits += 1
+        }
+        return digits > 0 ? id : nil
     }
 }
 
