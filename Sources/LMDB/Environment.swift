@@ -303,9 +303,9 @@ extension Environment {
         let fd = Glibc.open(path, O_RDONLY)
         guard fd >= 0 else { return errno == ENOENT ? .missing : .unreadable }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return .unreadable }
-        // Meta pages sit at the start of page 0 and page 1; the page size is in the first.
+        // Meta pages sit at the start of page 0 and page 1; the page size is in the first. They
+        // are read before the file's size: a writer commits data pages before the meta page that
+        // names them, so a size read afterwards covers what the meta page read first promises.
         func meta(at offset: Int) -> (pageSize: Int, lastPage: UInt64, txnid: UInt64)? {
             var raw = [UInt8](repeating: 0, count: 152)
             guard pread(fd, &raw, raw.count, off_t(offset)) == raw.count else { return nil }
@@ -318,6 +318,8 @@ extension Environment {
         let second = meta(at: first.pageSize)
         let newest = second.map { $0.txnid > first.txnid ? $0 : first } ?? first
         let needed = (Int(clamping: newest.lastPage) + 1) * first.pageSize
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return .unreadable }
         return Int(st.st_size) >= needed ? .complete : .truncated(fileBytes: Int(st.st_size), neededBytes: needed)
     }
 }
