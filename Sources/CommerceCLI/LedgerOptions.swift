@@ -118,17 +118,17 @@ extension ParsableCommand {
 extension Ledger {
     public var render: ViewRendering { ViewRendering(calendar: calendar) }
 
-    /// The JSON a command's result prints as; a recorded order failure is an error with its order id.
-    public func json(_ outcome: CommandOutcome) throws -> JSONValue {
-        switch outcome.result {
-        case let .pointsCharged(user, balance): return .object([("userId", .int(user)), ("balance", .int(balance))])
-        case let .product(p): return render.product(p)
-        case let .coupon(c): return render.coupon(c)
-        case let .couponIssued(u): return render.issued(u, status: u.status(at: clock.now()))
-        case let .couponIssueRequested(r): return render.request(r)
-        case let .orderCompleted(o), let .orderCompensated(o): return render.order(o)
-        case let .orderFailed(orderId, reason, step, message):
-            throw CommerceError(reason, "\(message) (order \(orderId) recorded as failed at step \(step.rawValue))")
+    /// Decides `command` and returns the JSON it prints as (the HTTP API's body for it); a
+    /// recorded order failure is an error naming its order and step.
+    public func answer(_ command: CommerceCommand, idempotencyKey: String? = nil) throws -> JSONValue {
+        switch render.answer(to: command, try execute(command, idempotencyKey: idempotencyKey), now: clock.now()) {
+        case let .success(_, body):
+            return body
+        case let .refused(error, details):
+            let field = { (name: String) in details.first { $0.0 == name }?.1 }
+            let order = field("orderId")?.intValue.map(String.init) ?? "?"
+            let step = field("step")?.stringValue ?? "?"
+            throw CommerceError(error.code, "\(error.message) (order \(order) recorded as failed at step \(step))")
         }
     }
 }

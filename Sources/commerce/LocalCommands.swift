@@ -13,7 +13,7 @@ struct Charge: ParsableCommand {
     @Option(help: "Idempotency key: a retry returns the first outcome.") var idempotencyKey: String?
 
     func run() throws {
-        try run { let l = try ledger.open(); return try l.json(try l.execute(.chargePoints(userId: user, amount: amount), idempotencyKey: idempotencyKey)) }
+        try run { let l = try ledger.open(); return try l.answer(.chargePoints(userId: user, amount: amount), idempotencyKey: idempotencyKey) }
     }
 }
 
@@ -56,7 +56,7 @@ struct ProductCommand: ParsableCommand {
         @Option var idempotencyKey: String?
 
         func run() throws {
-            try run { let l = try ledger.open(); return try l.json(try l.execute(.registerProduct(name: name, price: price, stock: stock), idempotencyKey: idempotencyKey)) }
+            try run { let l = try ledger.open(); return try l.answer(.registerProduct(name: name, price: price, stock: stock), idempotencyKey: idempotencyKey) }
         }
     }
 
@@ -68,7 +68,7 @@ struct ProductCommand: ParsableCommand {
         @Option var idempotencyKey: String?
 
         func run() throws {
-            try run { let l = try ledger.open(); return try l.json(try l.execute(.restockProduct(productId: id, quantity: quantity), idempotencyKey: idempotencyKey)) }
+            try run { let l = try ledger.open(); return try l.answer(.restockProduct(productId: id, quantity: quantity), idempotencyKey: idempotencyKey) }
         }
     }
 
@@ -166,7 +166,7 @@ struct CouponCommand: ParsableCommand {
                 }
                 let l = try ledger.open()
                 let definition = CouponDefinition(name: name, discount: discount, totalQuantity: total, issueStartsAt: s, issueEndsAt: e, validity: validity)
-                return try l.json(try l.execute(.defineCoupon(definition), idempotencyKey: idempotencyKey))
+                return try l.answer(.defineCoupon(definition), idempotencyKey: idempotencyKey)
             }
         }
     }
@@ -194,7 +194,7 @@ struct IssueCoupon: ParsableCommand {
     @Option var idempotencyKey: String?
 
     func run() throws {
-        try run { let l = try ledger.open(); return try l.json(try l.execute(.issueCoupon(userId: user, couponId: coupon), idempotencyKey: idempotencyKey)) }
+        try run { let l = try ledger.open(); return try l.answer(.issueCoupon(userId: user, couponId: coupon), idempotencyKey: idempotencyKey) }
     }
 }
 
@@ -206,7 +206,7 @@ struct RequestCoupon: ParsableCommand {
     @Option var idempotencyKey: String?
 
     func run() throws {
-        try run { let l = try ledger.open(); return try l.json(try l.execute(.requestCouponIssue(userId: user, couponId: coupon), idempotencyKey: idempotencyKey)) }
+        try run { let l = try ledger.open(); return try l.answer(.requestCouponIssue(userId: user, couponId: coupon), idempotencyKey: idempotencyKey) }
     }
 }
 
@@ -270,7 +270,7 @@ struct PlaceOrder: ParsableCommand {
                 return OrderItem(productId: p, quantity: q)
             }
             let l = try ledger.open()
-            return try l.json(try l.execute(.placeOrder(userId: user, items: parsed, couponId: coupon), idempotencyKey: idempotencyKey))
+            return try l.answer(.placeOrder(userId: user, items: parsed, couponId: coupon), idempotencyKey: idempotencyKey)
         }
     }
 }
@@ -283,7 +283,7 @@ struct Compensate: ParsableCommand {
     @Option var idempotencyKey: String?
 
     func run() throws {
-        try run { let l = try ledger.open(); return try l.json(try l.execute(.compensateOrder(orderId: order, reason: reason), idempotencyKey: idempotencyKey)) }
+        try run { let l = try ledger.open(); return try l.answer(.compensateOrder(orderId: order, reason: reason), idempotencyKey: idempotencyKey) }
     }
 }
 

@@ -22,7 +22,17 @@ struct Serve: AsyncParsableCommand {
     var ioThreads: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_IO_THREADS"] ?? "") ?? 0
     @Option(help: "Append completed and compensated orders to this file as JSON lines: the data platform outbox (env COMMERCE_DATA_PLATFORM_FILE).")
     var dataPlatformFile: String = ProcessInfo.processInfo.environment["COMMERCE_DATA_PLATFORM_FILE"] ?? ""
+    @Option(help: "Seconds a client may take to send a whole request head, idle keep-alive connections included (env COMMERCE_READ_TIMEOUT).")
+    var readTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_READ_TIMEOUT"] ?? "") ?? 10
+    @Option(help: "Seconds a client may take to send a request body (env COMMERCE_BODY_TIMEOUT).")
+    var bodyTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_BODY_TIMEOUT"] ?? "") ?? 30
     @Flag(help: .hidden) var benchBaseline = false
+
+    func validate() throws {
+        guard readTimeout > 0, readTimeout <= 3_600, bodyTimeout > 0, bodyTimeout <= 3_600 else {
+            throw ValidationError("--read-timeout and --body-timeout must be between 0 and 3600 seconds")
+        }
+    }
 
     func run() async throws {
         var logger = Logger(label: "commerce")
@@ -46,7 +56,7 @@ struct Serve: AsyncParsableCommand {
         if api.adminToken == nil {
             logger.warning("no admin token configured: admin routes accept calls from loopback only (set --admin-token or COMMERCE_ADMIN_TOKEN)")
         }
-        let router = api.makeRouter(benchBaseline: benchBaseline)
+        let responder = api.makeResponder(benchBaseline: benchBaseline)
         var relay: DataPlatformRelay?
         if !dataPlatformFile.isEmpty {
             do {
@@ -58,7 +68,8 @@ struct Serve: AsyncParsableCommand {
         let startupLogger = logger
         let (host, port, dataDirectory) = (self.host, self.port, ledger.dataDirectory)
         let app = Application(
-            router: router,
+            responder: responder,
+            server: .commerceHTTP1(readTimeout: .milliseconds(Int64(readTimeout * 1000)), bodyTimeout: .milliseconds(Int64(bodyTimeout * 1000))),
             configuration: .init(address: .hostname(host, port: port), serverName: "commerce"),
             services: [LedgerService(writer: writer, relay: relay, logger: logger)],
             onServerRunning: { channel in

@@ -39,7 +39,7 @@ struct APIHarness {
     func run(_ mode: TestingSetup = .router, _ body: @escaping @Sendable (Client) async throws -> Void) async throws {
         writer.start()
         defer { writer.stop() }
-        let app = Application(router: api.makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(responder: api.makeResponder(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(mode) { client in try await body(Client(client: client)) }
     }
 

@@ -97,6 +97,17 @@ import Testing
             #expect(try await c.get("/events?after=-1").status == .badRequest)
             let missing = try await c.get("/nowhere")
             #expect(missing.status == .notFound && missing.errorCode == "NOT_FOUND")
+            // A route that exists, with a method it does not take: 405 naming the ones it does.
+            for method in [HTTPRequest.Method.delete, .put, .init("TRACE")!] {
+                let wrong = try await c.call(method, "/users/1/points")
+                #expect(wrong.status == .methodNotAllowed && wrong.errorCode == "METHOD_NOT_ALLOWED" && wrong.headers[.allow] == "GET, HEAD", "\(method)")
+            }
+            let notPost = try await c.call(.get, "/users/1/points/charge")
+            #expect(notPost.status == .methodNotAllowed && notPost.headers[.allow] == "POST")
+            // HEAD wherever GET: the same status and length, no body.
+            let head = try await c.call(.head, "/users/1/points")
+            let get = try await c.get("/users/1/points")
+            #expect(head.status == .ok && head.json == .null && head.headers[.contentLength] == get.headers[.contentLength])
         }
     }
 
@@ -122,8 +133,11 @@ import Testing
                 last = try await c.post("/users/\(user)/points/charge", #"{"amount":10000}"#)
                 if last?.status != .ok { break }
             }
-            #expect(last?.status == .serviceUnavailable && last?.errorCode == "STORE_UNAVAILABLE")
-            #expect(last?.headers[.retryAfter] == "1")
+            #expect(last?.status == .serviceUnavailable && last?.errorCode == "STORAGE_FULL")
+            #expect(last?.headers[.retryAfter] == "5")
+            // Nothing about LMDB or Swift leaks to the client.
+            let message = last?.json["error"]?["message"]?.stringValue ?? ""
+            #expect(!message.contains("mdb") && !message.contains("MDB") && !message.contains("Error"))
             #expect(try await c.get("/users/1/points").json["balance"] == .int(10_000))
         }
     }

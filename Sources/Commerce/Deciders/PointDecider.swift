@@ -3,6 +3,7 @@ import Foundation
 public enum PointDecider {
     public static func charge(userId: Int64, amount: Int64, balance: Int64, rules: CommerceRules) throws -> [CommerceEvent] {
         try Validate.id(userId, "userId")
+        guard amount > 0 else { throw CommerceError.invalid("amount must be a positive integer, got \(amount)") }
         guard amount >= rules.minChargeAmount else {
             throw CommerceError(.minChargeAmount, "a charge must be at least \(rules.minChargeAmount) won, got \(amount)")
         }

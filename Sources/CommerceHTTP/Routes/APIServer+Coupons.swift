@@ -7,7 +7,7 @@ extension APIServer {
         router.post("/admin/coupons") { request, context in
             try requireAdmin(request, context)
             let body = try await RequestInput.object(request, context: context)
-            return try respond(try await submit(.defineCoupon(try Self.couponDefinition(body)), request))
+            return try await answer(.defineCoupon(try Self.couponDefinition(body)), request)
         }
 
         router.get("/coupons/:couponId") { _, context in
@@ -19,13 +19,13 @@ extension APIServer {
         router.post("/coupons/:couponId/issue") { request, context in
             let coupon = try RequestInput.id(context, "couponId")
             let body = try await RequestInput.object(request, context: context)
-            return try respond(try await submit(.issueCoupon(userId: try body.int("userId"), couponId: coupon), request))
+            return try await answer(.issueCoupon(userId: try body.int("userId"), couponId: coupon), request)
         }
 
         router.post("/coupons/:couponId/issue-requests") { request, context in
             let coupon = try RequestInput.id(context, "couponId")
             let body = try await RequestInput.object(request, context: context)
-            return try respond(try await submit(.requestCouponIssue(userId: try body.int("userId"), couponId: coupon), request))
+            return try await answer(.requestCouponIssue(userId: try body.int("userId"), couponId: coupon), request)
         }
 
         router.get("/coupon-issue-requests/:requestId") { _, context in

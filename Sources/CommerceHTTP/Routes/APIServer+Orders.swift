@@ -12,13 +12,13 @@ extension APIServer {
                 return OrderItem(productId: try item.int("productId"), quantity: try item.int("quantity"))
             }
             let command = CommerceCommand.placeOrder(userId: try body.int("userId"), items: items, couponId: try body.optionalInt("couponId"))
-            return try respond(try await submit(command, request))
+            return try await answer(command, request)
         }
 
         router.post("/orders/:orderId/compensate") { request, context in
             let order = try RequestInput.id(context, "orderId")
             let body = try await RequestInput.object(request, context: context)
-            return try respond(try await submit(.compensateOrder(orderId: order, reason: try body.string("reason")), request))
+            return try await answer(.compensateOrder(orderId: order, reason: try body.string("reason")), request)
         }
 
         router.get("/orders/:orderId") { _, context in

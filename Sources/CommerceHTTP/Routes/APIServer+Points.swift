@@ -7,9 +7,7 @@ extension APIServer {
         router.post("/users/:userId/points/charge") { request, context in
             let user = try RequestInput.id(context, "userId")
             let body = try await RequestInput.object(request, context: context)
-            let amount = try body.int("amount")
-            guard amount > 0 else { throw APIError.invalid("amount must be a positive integer") }
-            return try respond(try await submit(.chargePoints(userId: user, amount: amount), request))
+            return try await answer(.chargePoints(userId: user, amount: try body.int("amount")), request)
         }
 
         router.get("/users/:userId/points") { _, context in

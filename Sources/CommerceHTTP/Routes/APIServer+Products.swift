@@ -8,14 +8,14 @@ extension APIServer {
             try requireAdmin(request, context)
             let body = try await RequestInput.object(request, context: context)
             let command = CommerceCommand.registerProduct(name: try body.string("name"), price: try body.int("price"), stock: try body.int("stock"))
-            return try respond(try await submit(command, request))
+            return try await answer(command, request)
         }
 
         router.post("/admin/products/:productId/restock") { request, context in
             try requireAdmin(request, context)
             let product = try RequestInput.id(context, "productId")
             let body = try await RequestInput.object(request, context: context)
-            return try respond(try await submit(.restockProduct(productId: product, quantity: try body.int("quantity")), request), created: false)
+            return try await answer(.restockProduct(productId: product, quantity: try body.int("quantity")), request)
         }
 
         router.get("/products") { request, _ in

@@ -1,7 +1,9 @@
 import Commerce
 import CommerceApp
+import Foundation
 import Hummingbird
 import LedgerJSON
+import Logging
 import NIOCore
 
 /// An error as clients see it: `{"error":{"code":…,"message":…}}` with a status that fits.
@@ -33,35 +35,60 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 }
 
 extension APIError {
-    /// Every error a handler can meet, mapped to what the client should see.
-    static func from(_ error: Error) -> APIError {
+    /// Every error a handler can meet, mapped to what the client should see. Only "the store
+    /// cannot take writes now" is a 503 with `Retry-After`; anything unexpected is a 500 with an
+    /// opaque id, its detail in the server's log and never in the response.
+    static func from(_ error: Error, logger: Logger) -> APIError {
         switch error {
-        case let e as APIError: return e
-        case let e as CommerceError: return APIError(status(for: e.code), e.code.rawValue, e.message)
+        case let e as APIError:
+            return e
+        case let e as CommerceError:
+            return APIError(status(for: e.code), e.code.rawValue, e.message)
         case let e as LedgerError:
-            var api: APIError
             switch e {
-            case .readOnly: api = APIError(.serviceUnavailable, "READ_ONLY", e.description)
-            case .shuttingDown: api = APIError(.serviceUnavailable, "SHUTTING_DOWN", e.description)
-            case .storeFull, .storeFailure, .unusable: api = APIError(.serviceUnavailable, "STORE_UNAVAILABLE", e.description)
+            case .storeFull:
+                logger.warning("refusing writes: \(e)")
+                return APIError(.serviceUnavailable, "STORAGE_FULL", "the store cannot take writes now; retry later").retrying(after: 5)
+            case .shuttingDown:
+                return APIError(.serviceUnavailable, "SHUTTING_DOWN", "the server is shutting down; retry on its successor").retrying(after: 1)
+            case .readOnly:
+                return APIError(.serviceUnavailable, "READ_ONLY", "this server serves a read-only snapshot and takes no commands")
+            case .storeFailure, .unusable:
+                return internalError(e, logger: logger)
             }
-            api.headers[.retryAfter] = "1"
-            return api
         case is NIOTooManyBytesError:
-            return APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "the request body is larger than \(APIServer.maxBodySize) bytes")
+            return tooLarge
         case let e as HTTPError:
             switch e.status {
             case .notFound: return APIError(.notFound, "NOT_FOUND", "no such route")
+            case .contentTooLarge: return tooLarge
             case .methodNotAllowed: return APIError(.methodNotAllowed, "METHOD_NOT_ALLOWED", "method not allowed on this route")
-            case .contentTooLarge: return APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "the request body is larger than \(APIServer.maxBodySize) bytes")
-            default: return APIError(e.status, "HTTP_\(e.status.code)", e.body ?? e.status.reasonPhrase)
+            default:
+                if e.status.code < 500 { return APIError(e.status, "HTTP_\(e.status.code)", e.status.reasonPhrase) }
+                return internalError(e, logger: logger)
             }
         default:
-            // Not something a client sent: the store or the server itself.
-            var api = APIError(.serviceUnavailable, "STORE_UNAVAILABLE", "\(error)")
-            api.headers[.retryAfter] = "1"
-            return api
+            return internalError(error, logger: logger)
         }
+    }
+
+    /// Answered, then the connection is closed: the rest of the body is not worth reading.
+    static var tooLarge: APIError {
+        var error = APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "the request body is larger than \(APIServer.maxBodySize) bytes")
+        error.headers[.connection] = "close"
+        return error
+    }
+
+    static func internalError(_ error: Error, logger: Logger) -> APIError {
+        let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        logger.error("internal error \(id): \(String(reflecting: error))")
+        return APIError(.internalServerError, "INTERNAL", "the server failed to answer; the failure is logged as \(id)")
+    }
+
+    func retrying(after seconds: Int) -> APIError {
+        var error = self
+        error.headers[.retryAfter] = String(seconds)
+        return error
     }
 
     static func status(for code: CommerceError.Code) -> HTTPResponse.Status {
@@ -76,13 +103,22 @@ extension APIError {
     }
 }
 
-/// Turns every error thrown below it into the JSON error shape.
+/// Turns every error thrown below it into the JSON error shape; a route that exists but not for
+/// this method is a 405 naming the methods it takes.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let methods: RouteMethods
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = methods.allowed(for: request.uri.path)
+            guard !allowed.isEmpty else { return try APIError.from(error, logger: context.logger).response(from: request, context: context) }
+            var api = APIError(.methodNotAllowed, "METHOD_NOT_ALLOWED", "\(request.method) is not allowed on \(request.uri.path); allowed: \(allowed.joined(separator: ", "))")
+            api.headers[.allow] = allowed.joined(separator: ", ")
+            return try api.response(from: request, context: context)
         } catch {
-            return try APIError.from(error).response(from: request, context: context)
+            return try APIError.from(error, logger: context.logger).response(from: request, context: context)
         }
     }
 }

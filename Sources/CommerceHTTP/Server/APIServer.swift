@@ -39,14 +39,21 @@ public struct APIServer: Sendable {
         // Our own request counting (outermost, so it sees error responses too): Hummingbird's
         // MetricsMiddleware, through the swift-metrics facade, cost a quarter of a read's throughput.
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-        router.add(middleware: APIErrorMiddleware())
+        let methods = RouteMethods()
+        router.add(middleware: APIErrorMiddleware(methods: methods))
         addSystemRoutes(to: router)
         addPointRoutes(to: router)
         addProductRoutes(to: router)
         addCouponRoutes(to: router)
         addOrderRoutes(to: router)
         addEventRoutes(to: router)
+        methods.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
         return router
+    }
+
+    /// The API's responder: the router, answering HEAD wherever it answers GET.
+    public func makeResponder(benchBaseline: Bool = false) -> HeadAsGetResponder<RouterResponder<CommerceRequestContext>> {
+        HeadAsGetResponder(base: makeRouter(benchBaseline: benchBaseline).buildResponder())
     }
 
     /// Runs a command through the group-commit writer, counting it by type and outcome.
@@ -65,27 +72,20 @@ public struct APIServer: Sendable {
         }
     }
 
-    /// The response for a command's result; a recorded order failure is a 409 naming the order.
-    func respond(_ outcome: CommandOutcome, created: Bool = true) throws -> Response {
-        switch outcome.result {
-        case let .pointsCharged(user, balance):
-            return JSONResponse.make(.ok, .object([("userId", .int(user)), ("balance", .int(balance))]))
-        case let .product(p):
-            return JSONResponse.make(created ? .created : .ok, render.product(p))
-        case let .coupon(c):
-            return JSONResponse.make(.created, render.coupon(c))
-        case let .couponIssued(u):
-            return JSONResponse.make(.created, render.issued(u, status: u.status(at: ledger.clock.now())))
-        case let .couponIssueRequested(r):
-            return JSONResponse.make(.accepted, .object([("requestId", .string(String(r.requestId))), ("status", .string(r.status.rawValue))]))
-        case let .orderCompleted(o):
-            return JSONResponse.make(.created, render.order(o))
-        case let .orderCompensated(o):
-            return JSONResponse.make(.ok, render.order(o))
-        case let .orderFailed(orderId, reason, step, message):
-            var error = APIError(APIError.status(for: reason), reason.rawValue, message)
-            error.details = [("orderId", .int(orderId)), ("step", .string(step.rawValue))]
-            throw error
+    /// Decides `command` and answers it: the same JSON the CLI prints, with a status that fits; a
+    /// recorded order failure is a 409 naming the order.
+    func answer(_ command: CommerceCommand, _ request: Request) async throws -> Response {
+        switch render.answer(to: command, try await submit(command, request), now: ledger.clock.now()) {
+        case let .success(kind, body):
+            switch kind {
+            case .created: return JSONResponse.make(.created, body)
+            case .changed: return JSONResponse.make(.ok, body)
+            case .accepted: return JSONResponse.make(.accepted, body)
+            }
+        case let .refused(error, details):
+            var api = APIError(APIError.status(for: error.code), error.code.rawValue, error.message)
+            api.details = details
+            throw api
         }
     }
 

@@ -7,7 +7,19 @@ import NIOCore
 struct RequestInput {
     /// The JSON object in the body; 400 for bad JSON or a non-object, 413 past the size limit.
     static func object(_ request: Request, context: some RequestContext) async throws -> JSONObject {
-        let buffer = try await request.body.collect(upTo: APIServer.maxBodySize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: APIServer.maxBodySize)
+        } catch let error as NIOTooManyBytesError {
+            throw error
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw error
+        } catch {
+            // A body cut short, a broken chunk: the client's fault, and its connection is done.
+            var api = APIError(.badRequest, "MALFORMED_BODY", "the request body could not be read to its end")
+            api.headers[.connection] = "close"
+            throw api
+        }
         guard buffer.readableBytes > 0 else { throw APIError(.badRequest, "MALFORMED_JSON", "the request needs a JSON object body") }
         let value: JSONValue
         do {

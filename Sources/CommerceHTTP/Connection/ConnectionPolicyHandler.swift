@@ -1,0 +1,62 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// What the server does to connections beside answering requests: a request whose body has not
+/// arrived within `bodyTimeout` of its head loses its connection (a slow or stalled client must not
+/// hold one forever), and a response that says `Connection: close` closes the connection once it is
+/// written (after a 413 the rest of an oversized body is not worth reading).
+///
+/// Slow or idle clients that have not sent a whole request head are cut by the server's idle
+/// timeout, which no partial head resets.
+final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let bodyTimeout: TimeAmount
+    private var bodyDeadline: Scheduled<Void>?
+    private var closeAfterResponse = false
+
+    init(bodyTimeout: TimeAmount) {
+        self.bodyTimeout = bodyTimeout
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(request):
+            // Only requests that announce a body can stall in the middle of one.
+            let fields = request.headerFields
+            if fields[.transferEncoding] != nil || (fields[.contentLength].map { $0 != "0" } ?? false) {
+                let loop = context.eventLoop.assumeIsolated()
+                bodyDeadline = loop.scheduleTask(in: bodyTimeout) { context.close(promise: nil) }
+            }
+        case .end:
+            bodyDeadline?.cancel()
+            bodyDeadline = nil
+        case .body:
+            break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case let .head(response):
+            if response.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
+        case .end where closeAfterResponse:
+            context.writeAndFlush(data, promise: promise)
+            context.close(promise: nil)
+            return
+        default:
+            break
+        }
+        context.write(data, promise: promise)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        bodyDeadline?.cancel()
+        bodyDeadline = nil
+    }
+}
