@@ -1,4 +1,6 @@
 import BinaryCodec
+import Commerce
+import CommerceApp
 import Foundation
 import LedgerJSON
 import LMDB
@@ -123,6 +125,28 @@ func seededLedger() throws -> ScratchDirectory {
         #expect(try run("commerce-log", ["tail", "--since", "2099-01-01T00:00:00Z", "--json"] + d).stdout.isEmpty)
         #expect(try run("commerce-log", ["tail", "--until", "2000-01-01T00:00:00Z", "--json"] + d).stdout.isEmpty)
         #expect(try run("commerce-log", ["tail", "--since", "yesterday"] + d).status == 2)
+    }
+
+    @Test func tailOfARareTypeShowsEachEventOnce() throws {
+        // More than one page (10,000 events) of log, with an order every 3,000 events.
+        let dir = ScratchDirectory()
+        var orders: [Int64] = []
+        do {
+            let ledger = try Ledger(configuration: LedgerConfiguration(dataDirectory: dir.path))
+            _ = try ledger.execute(.registerProduct(name: "Mug", price: 1_000, stock: 100))
+            for start in stride(from: 1, through: 24_000, by: 3_000) {
+                _ = try ledger.execute(batch: (start..<start + 2_999).map { .chargePoints(userId: Int64($0), amount: 10_000) })
+                let outcome = try ledger.execute(.placeOrder(userId: Int64(start), items: [.init(productId: 1, quantity: 1)], couponId: nil))
+                if case let .orderCompleted(o) = outcome.result { orders.append(o.orderId) }
+            }
+        }
+        let tail = try run("commerce-log", ["tail", "-n", "100", "--type", "OrderCompleted", "--json", "--data", dir.path])
+        let shown = tail.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(Array($0.utf8)) }
+        #expect(shown.compactMap { $0["data"]?["orderId"]?.intValue } == orders)
+        let positions = shown.compactMap { $0["position"]?.intValue }
+        #expect(Set(positions).count == positions.count && positions == positions.sorted())
+        let last = try run("commerce-log", ["tail", "-n", "3", "--type", "OrderCompleted", "--json", "--data", dir.path])
+        #expect(last.stdout.split(separator: "\n").compactMap { try? JSONParser.parse(Array($0.utf8))["data"]?["orderId"]?.intValue } == Array(orders.suffix(3)))
     }
 
     @Test func tailFollowsNewAppends() throws {
