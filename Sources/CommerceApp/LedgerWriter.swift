@@ -17,6 +17,13 @@ public final class LedgerWriter: @unchecked Sendable {
         self.ledger = ledger
     }
 
+    /// Jobs queued and not yet taken into a batch.
+    var queuedJobs: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
     public func start() {
         condition.lock()
         defer { condition.unlock() }

@@ -1,5 +1,7 @@
 import Commerce
 @testable import CommerceApp
+import Synchronization
+import Foundation
 import Testing
 
 /// The single writer as the only serialization point: races resolve exactly, in log order.
@@ -134,21 +136,35 @@ import Testing
 
     @Test func writerAnswersQueuedCommandsOnStop() async throws {
         let dir = TemporaryDirectory()
-        let ledger = try openLedger(dir)
+        // The first batch holds the writer until the test lets it go, so commands pile up behind it.
+        let release = DispatchSemaphore(value: 0)
+        let first = Mutex(true)
+        let ledger = try openLedger(dir, afterLogCommit: {
+            if first.withLock({ let was = $0; $0 = false; return was }) { release.wait() }
+        })
         let writer = LedgerWriter(ledger: ledger)
         writer.start()
+        _ = Task { try await writer.submit(.chargePoints(userId: 999, amount: 10_000)) }
         let tasks = (1...200 as ClosedRange<Int64>).map { user in
             Task { try await writer.submit(.chargePoints(userId: user, amount: 10_000)) }
         }
-        try await Task.sleep(for: .milliseconds(5))
-        writer.stop()
+        var waited = 0
+        while writer.queuedJobs < 200 && waited < 500 { try await Task.sleep(for: .milliseconds(10)); waited += 1 }
+        // All 200 are queued when the stop comes; the stop waits for the writer, which answers them.
+        let queuedAtStop = writer.queuedJobs
+        #expect(queuedAtStop == 200)
+        let stopped = Task.detached { writer.stop() }
+        try await Task.sleep(for: .milliseconds(50))
+        release.signal()
+        await stopped.value
         var answered = 0
-        var refused = 0
         for task in tasks {
-            do { _ = try await task.value; answered += 1 } catch LedgerError.shuttingDown { refused += 1 }
+            if case .pointsCharged? = try? await task.value.result { answered += 1 }
         }
-        #expect(answered + refused == 200)
-        // Every acknowledged charge is in the log; every refused one is not.
-        #expect(try ledger.eventCount() == answered)
+        #expect(answered == queuedAtStop)
+        #expect(try ledger.eventCount() == 201)
+        // After the stop, nothing more is taken.
+        await #expect(throws: LedgerError.shuttingDown) { try await writer.submit(.chargePoints(userId: 1, amount: 10_000)) }
     }
+
 }

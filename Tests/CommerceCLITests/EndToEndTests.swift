@@ -90,24 +90,34 @@ import Testing
     @Test func sigtermAnswersInFlightCommands() async throws {
         let dir = ScratchDirectory()
         let server = try ServerProcess(data: dir.path)
-        let acknowledged = try await withThrowingTaskGroup(of: Int64?.self) { group in
+        let signalled = Locked<ContinuousClock.Instant?>(nil)
+        typealias Answer = (user: Int64, status: Int, at: ContinuousClock.Instant)
+        let answers: [Answer] = try await withThrowingTaskGroup(of: Answer?.self) { group in
             for user in 1...300 as ClosedRange<Int64> {
                 group.addTask {
-                    let r = try? await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#)
-                    return r?.status == 200 ? user : nil
+                    guard let r = try? await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) else { return nil }
+                    return (user, r.status, .now)
                 }
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(30))
+                // Once the server is busy: some requests answered, others still on their way.
+                try await Task.sleep(for: .milliseconds(60))
+                signalled.withLock { $0 = .now }
                 server.stop()
                 return nil
             }
-            return try await group.reduce(into: [Int64]()) { if let u = $1 { $0.append(u) } }
+            return try await group.reduce(into: [Answer]()) { if let a = $1 { $0.append(a) } }
         }
+        let signal = try #require(signalled.withLock { $0 })
+        let acknowledged = answers.filter { $0.status == 200 }
+        // Work was in flight at the signal, and the server answered it before it went.
+        #expect(acknowledged.contains { $0.at < signal }, "nothing was answered before the signal")
+        #expect(acknowledged.contains { $0.at > signal }, "nothing in flight at the signal was answered after it")
+        #expect(answers.allSatisfy { $0.status == 200 || $0.status == 503 }, "\(Set(answers.map(\.status)))")
         // Every acknowledged charge is durable.
-        for user in acknowledged {
-            let balance = try run("commerce", ["balance", "--data", dir.path, "--user", "\(user)"])
-            #expect(balance.json?["balance"] == .int(10_000), "user \(user)")
+        for answer in acknowledged {
+            let balance = try run("commerce", ["balance", "--data", dir.path, "--user", "\(answer.user)"])
+            #expect(balance.json?["balance"] == .int(10_000), "user \(answer.user)")
         }
     }
 }
