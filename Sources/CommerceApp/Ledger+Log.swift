@@ -56,6 +56,12 @@ extension Ledger {
         }
     }
 
+    /// Every record's checksum and the positions' order, without decoding: what a server checks
+    /// before it serves. Returns the records checked and the first problem.
+    public func checkLogChecksums() throws -> (events: Int, problem: EventLog.Problem?) {
+        try log.environment.read { try log.verifyChecksums(in: $0) }
+    }
+
     // MARK: Copies
 
     /// Appends records exported from another ledger (in order, from position 1) to this one's

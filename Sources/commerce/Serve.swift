@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     var readTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_READ_TIMEOUT"] ?? "") ?? 10
     @Option(help: "Seconds a client may take to send a request body (env COMMERCE_BODY_TIMEOUT).")
     var bodyTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_BODY_TIMEOUT"] ?? "") ?? 30
+    @Option(name: .customLong("check-log"), help: "Check every record's checksum before serving (about 1 s per million events); false skips it.")
+    var checkLog = true
     @Flag(help: .hidden) var benchBaseline = false
 
     func validate() throws {
@@ -42,6 +44,17 @@ struct Serve: AsyncParsableCommand {
             opened = try ledger.open(mustExist: false)
         } catch {
             fail("\(error)", code: 3)
+        }
+        if checkLog {
+            // A damaged log is not served: every answer would rest on it.
+            let started = ContinuousClock.now
+            do {
+                let (events, problem) = try opened.checkLogChecksums()
+                if let problem { fail("the log in \(ledger.dataDirectory) is damaged at \(problem); restore it from a backup (commerce-log verify tells more)", code: 3) }
+                logger.info("log checked: \(events) records in \(ContinuousClock.now - started)")
+            } catch {
+                fail("the log in \(ledger.dataDirectory) cannot be read: \(error)", code: 3)
+            }
         }
         switch opened.recovery {
         case .current: break

@@ -204,6 +204,11 @@ func seededLedger() throws -> ScratchDirectory {
         }
         let bad = try run("commerce-log", ["verify", "--data", dir.path])
         #expect(bad.status == 1 && bad.stderrLines.count == 1 && bad.stderr.contains("position 7"))
+        // The server refuses to serve it, with one line saying where.
+        let serve = try run("commerce", ["serve", "--data", dir.path, "--port", "0"], timeout: 30)
+        let errors = serve.stderrLines.filter { $0.hasPrefix("error:") }
+        #expect(serve.status == 3 && errors.count == 1 && errors.first?.contains("position 7") == true, "\(serve.stderr)")
+        #expect(!serve.stdout.contains("listening"))
     }
 
     @Test func exportImportReproducesTheProjections() throws {
