@@ -29,6 +29,7 @@ usage: ledger-benchmark [options]
                          --only queries (default 1,000,000)
   --prepared N           users prepared for the order runs (default: scaled to --seconds and --keys)
   --views-writemap on|off  MDB_WRITEMAP for the views environment (default on)
+  --relay on|off         run the outbox relay (to a JSON-lines file) during the write runs (default off)
   --dir D                data directory (must be absent or empty; removed at the end);
                          default .build/bench-<pid> under the current directory
   --allow-tmpfs          run even if the data directory is on tmpfs (every line is then labelled)
@@ -61,6 +62,7 @@ struct Options {
     var events: Int?
     var prepared: Int?
     var viewsWriteMap = true
+    var relay = false
     var directory: String?
     var allowTmpfs = false
     var seed: UInt64 = 42
@@ -115,6 +117,12 @@ struct Options {
                 case "on": viewsWriteMap = true
                 case "off": viewsWriteMap = false
                 default: fail("--views-writemap takes on or off")
+                }
+            case "--relay":
+                switch value(flag) {
+                case "on": relay = true
+                case "off": relay = false
+                default: fail("--relay takes on or off")
                 }
             case "--dir": directory = value(flag)
             case "--allow-tmpfs": allowTmpfs = true
@@ -757,7 +765,7 @@ func main() async -> Int32 {
     out.line("ledger-benchmark: \(ProcessInfo.processInfo.activeProcessorCount) cores (nproc), \(memoryGiB()), \(fixed(options.seconds, 1)) s per run, "
              + "keys \(options.keys.map(\.rawValue).joined(separator: ",")) over \(grouped(userSpace)) users (seed \(options.seed); zipf s=1.0, ranks scattered), "
              + "callers \(options.callers.map(String.init).joined(separator: ",")), views MDB_WRITEMAP \(options.viewsWriteMap ? "on" : "off"), "
-             + "max batch \(configuration.maxBatchSize), balance limit lifted")
+             + "max batch \(configuration.maxBatchSize), balance limit lifted, outbox relay \(options.relay ? "ON" : "off")")
     out.line("data: \(directory) on \(fs)\(out.tmpfs ? " (TMPFS, not a disk: fsync is free, figures are not disk figures)" : "")")
     out.line("every command durable (log fsync per batch); B/cmd = /proc/self/io write_bytes over the run / commands, "
              + "views synced (checkpointViews) before each reading so a run's deferred view writeback counts in that run; journal not counted")
@@ -779,6 +787,10 @@ func main() async -> Int32 {
             try await bench.writerOnly()
         case let only:
             writer.start()
+            // The outbox relay beside the writer, as `commerce serve --data-platform-file` runs it.
+            let relay = try options.relay ? DataPlatformRelay(ledger: ledger, sink: FileDataPlatformSink(path: directory + "/platform.jsonl")) : nil
+            let relaying = relay.map { relay in Task { await relay.run() } }
+            defer { relaying?.cancel() }
             if only == nil || only == .charge { try await bench.charges() }
             if only == nil || only == .coupon { try await bench.coupons() }
             if only == nil || only == .order { try await bench.orders() }
