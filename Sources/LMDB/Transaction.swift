@@ -29,6 +29,13 @@ public final class Transaction {
         return handle
     }
 
+    /// LMDB's id of this transaction: a read transaction's is that of the newest commit it sees,
+    /// a write transaction's is one more. So a write transaction whose id is a snapshot's plus one
+    /// sees exactly that snapshot: nothing was committed in between.
+    public var id: Int {
+        get throws { mdb_txn_id(try txn()) }
+    }
+
     func commit() throws {
         guard let handle else { throw LMDBError.transactionEnded }
         self.handle = nil
@@ -51,12 +58,16 @@ public final class Transaction {
     /// Runs `body` with a borrowed view of the value stored under `key`, or returns nil when absent.
     @inline(__always)
     public func withValue<R>(_ db: Database, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try key.withUnsafeBytes { try withValue(db, key: $0, body) }
+    }
+
+    /// `withValue` for a key the caller holds as bytes in place.
+    @inline(__always)
+    public func withValue<R>(_ db: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         let txn = try txn()
         var data = MDB_val()
-        let rc = key.withUnsafeBytes { k -> Int32 in
-            var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-            return mdb_get(txn, db.dbi, &keyVal, &data)
-        }
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = mdb_get(txn, db.dbi, &keyVal, &data)
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "mdb_get \(db.name)")
         return try body(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
@@ -65,6 +76,10 @@ public final class Transaction {
     /// A copy of the value stored under `key`.
     public func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {
         try withValue(db, key) { Array($0) }
+    }
+
+    public func get(_ db: Database, key: UnsafeRawBufferPointer) throws -> [UInt8]? {
+        try withValue(db, key: key) { Array($0) }
     }
 
     public struct PutFlags: OptionSet, Sendable {
@@ -76,26 +91,37 @@ public final class Transaction {
         public static let append = PutFlags(rawValue: UInt32(MDB_APPEND))
     }
 
-    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: PutFlags = []) throws {
+    /// Stores `value` under `key`, replacing any earlier value.
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8]) throws {
+        try put(db, key, value, flags: [])
+    }
+
+    public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: PutFlags) throws {
+        try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try put(db, key: k, value: v, flags: flags) } }
+    }
+
+    public func put(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
+        try put(db, key: key, value: value, flags: [])
+    }
+
+    public func put(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: PutFlags) throws {
         let txn = try txn()
-        let rc = key.withUnsafeBytes { k in
-            value.withUnsafeBytes { v -> Int32 in
-                var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-                var dataVal = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
-                return mdb_put(txn, db.dbi, &keyVal, &dataVal, flags.rawValue)
-            }
-        }
-        try checkWrite(rc, "mdb_put \(db.name)")
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var dataVal = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        try checkWrite(mdb_put(txn, db.dbi, &keyVal, &dataVal, flags.rawValue), "mdb_put \(db.name)")
     }
 
     /// Removes `key`; returns whether it was there.
     @discardableResult
     public func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { try delete(db, key: $0) }
+    }
+
+    @discardableResult
+    public func delete(_ db: Database, key: UnsafeRawBufferPointer) throws -> Bool {
         let txn = try txn()
-        let rc = key.withUnsafeBytes { k -> Int32 in
-            var keyVal = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-            return mdb_del(txn, db.dbi, &keyVal, nil)
-        }
+        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = mdb_del(txn, db.dbi, &keyVal, nil)
         if rc == MDB_NOTFOUND { return false }
         try checkWrite(rc, "mdb_del \(db.name)")
         return true
