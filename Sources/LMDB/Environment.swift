@@ -105,7 +105,12 @@ public final class Environment: @unchecked Sendable {
         do {
             try check(mdb_env_set_maxdbs(env, configuration.maxDatabases), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, configuration.maxReaders), "mdb_env_set_maxreaders")
-            try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
+            // An existing environment keeps the map it has grown to (its file may already be as
+            // large as the disk allows); the configured size is for a new one.
+            var existing = stat()
+            if stat(path + "/data.mdb", &existing) != 0 || existing.st_size == 0 {
+                try check(mdb_env_set_mapsize(env, configuration.mapSize), "mdb_env_set_mapsize")
+            }
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
             if !configuration.durable { flags |= UInt32(MDB_NOSYNC) }

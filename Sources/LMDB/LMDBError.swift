@@ -26,6 +26,11 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A transaction or cursor used after the closure that owned it returned.
     public static let transactionEnded = LMDBError(code: EINVAL, operation: "a transaction or cursor used after its transaction ended")
 
+    /// A full map, as LMDB reports it, for callers that decide a map is full before LMDB does.
+    public static func mapFull(_ operation: String, environment: String?) -> LMDBError {
+        LMDBError(code: MDB_MAP_FULL, operation: operation, environment: environment)
+    }
+
     public var isMapFull: Bool { code == MDB_MAP_FULL }
     /// The disk (not the map) refused to grow: free space, then retry.
     public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT }
