@@ -139,17 +139,24 @@ import Testing
         // The first batch holds the writer until the test lets it go, so commands pile up behind it.
         let release = DispatchSemaphore(value: 0)
         let first = Mutex(true)
+        let holding = Mutex(false)
         let ledger = try openLedger(dir, afterLogCommit: {
-            if first.withLock({ let was = $0; $0 = false; return was }) { release.wait() }
+            if first.withLock({ let was = $0; $0 = false; return was }) {
+                holding.withLock { $0 = true }
+                release.wait()
+            }
         })
         let writer = LedgerWriter(ledger: ledger)
         writer.start()
         _ = Task { try await writer.submit(.chargePoints(userId: 999, amount: 10_000)) }
+        // Only once the writer is held do the 200 arrive, so none of them can ride in the held batch.
+        var held = 0
+        while !holding.withLock({ $0 }) && held < 1_000 { try await Task.sleep(for: .milliseconds(10)); held += 1 }
         let tasks = (1...200 as ClosedRange<Int64>).map { user in
             Task { try await writer.submit(.chargePoints(userId: user, amount: 10_000)) }
         }
         var waited = 0
-        while writer.queuedJobs < 200 && waited < 500 { try await Task.sleep(for: .milliseconds(10)); waited += 1 }
+        while writer.queuedJobs < 200 && waited < 3_000 { try await Task.sleep(for: .milliseconds(10)); waited += 1 }
         // All 200 are queued when the stop comes; the stop waits for the writer, which answers them.
         let queuedAtStop = writer.queuedJobs
         #expect(queuedAtStop == 200)

@@ -21,7 +21,9 @@ import Testing
         let dir = TemporaryDirectory()
         let ledger = try openLedger(dir)
         #expect(expectRejection(.minChargeAmount) { try ledger.charge(1, 9_999) })
-        #expect(expectRejection(.minChargeAmount) { try ledger.charge(1, -10_000) })
+        // Not a charge at all: the same code the HTTP API gives for it.
+        #expect(expectRejection(.invalidInput) { try ledger.charge(1, -10_000) })
+        #expect(expectRejection(.invalidInput) { try ledger.charge(1, 0) })
         #expect(try ledger.eventCount() == 0)
         #expect(try ledger.balance(of: 1) == 0)
     }

@@ -92,21 +92,31 @@ import Testing
         let server = try ServerProcess(data: dir.path)
         let signalled = Locked<ContinuousClock.Instant?>(nil)
         typealias Answer = (user: Int64, status: Int, at: ContinuousClock.Instant)
-        let answers: [Answer] = try await withThrowingTaskGroup(of: Answer?.self) { group in
-            for user in 1...300 as ClosedRange<Int64> {
+        // 32 clients send charges back to back, so requests are always on their way; the signal
+        // comes once 100 were answered.
+        let nextUser = Locked<Int64>(0)
+        let acknowledgedSoFar = Locked(0)
+        let answers: [Answer] = try await withThrowingTaskGroup(of: [Answer].self) { group in
+            for _ in 0..<32 {
                 group.addTask {
-                    guard let r = try? await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) else { return nil }
-                    return (user, r.status, .now)
+                    var mine: [Answer] = []
+                    while true {
+                        let user = nextUser.withLock { $0 += 1; return $0 }
+                        guard user <= 20_000, let r = try? await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) else { return mine }
+                        mine.append((user, r.status, .now))
+                        guard r.status == 200 else { return mine }
+                        acknowledgedSoFar.withLock { $0 += 1 }
+                    }
                 }
             }
             group.addTask {
-                // Once the server is busy: some requests answered, others still on their way.
-                try await Task.sleep(for: .milliseconds(60))
+                while acknowledgedSoFar.withLock({ $0 }) < 100 { try await Task.sleep(for: .milliseconds(2)) }
                 signalled.withLock { $0 = .now }
-                server.stop()
-                return nil
+                // Stopping waits for the process: off the tasks' threads.
+                await Task.detached { _ = server.stop() }.value
+                return []
             }
-            return try await group.reduce(into: [Answer]()) { if let a = $1 { $0.append(a) } }
+            return try await group.reduce(into: [Answer]()) { $0 += $1 }
         }
         let signal = try #require(signalled.withLock { $0 })
         let acknowledged = answers.filter { $0.status == 200 }
