@@ -20,10 +20,16 @@ enum Validate {
         guard v > 0 else { throw CommerceError.invalid("\(field) must be a positive integer, got \(v)") }
     }
 
+    /// Names and reasons end up in terminals, logs and CSV files: no control characters (a NUL, an
+    /// escape sequence, a line break), something visible, and a length counted in Unicode scalars
+    /// (what every client counts the same way).
     static func name(_ s: String, _ field: String, max: Int) throws {
-        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw CommerceError.invalid("\(field) must not be empty") }
-        guard s.count <= max else { throw CommerceError.invalid("\(field) is longer than \(max) characters") }
+        guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw CommerceError.invalid("\(field) must not contain control characters")
+        }
+        let visible = s.unicodeScalars.contains { !$0.properties.isWhitespace && $0.properties.generalCategory != .format }
+        guard visible else { throw CommerceError.invalid("\(field) must not be empty") }
+        guard s.unicodeScalars.count <= max else { throw CommerceError.invalid("\(field) is longer than \(max) characters") }
     }
 }
 

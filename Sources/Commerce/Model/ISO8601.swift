@@ -1,5 +1,14 @@
 /// ISO-8601 times without Foundation's formatters (slow on Linux), using civil-date arithmetic.
+///
+/// Instants are taken from 1970-01-01T00:00:00Z up to (not including) 9999-12-31T00:00:00Z, so that
+/// every instant rendered in any zone keeps a four-digit year, and every rendered time parses back
+/// to the same instant.
 public enum ISO8601 {
+    /// The instants the ledger takes from its callers, in milliseconds since 1970.
+    public static let supported: Range<Timestamp> = 0..<253_402_214_400_000
+    /// The same range as callers read it.
+    public static let supportedDescription = "from 1970-01-01T00:00:00Z to before 9999-12-31T00:00:00Z"
+
     /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
     public static func civil(fromDays z0: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = z0 + 719_468
@@ -30,8 +39,10 @@ public enum ISO8601 {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
-    /// `2026-11-25T03:04:05.678+09:00` (or `Z` for offset 0).
-    public static func format(_ t: Timestamp, offsetSeconds: Int = 0) -> String {
+    /// `2026-11-25T03:04:05.678+09:00` (or `Z` for offset 0). An offset with seconds (a zone's
+    /// local mean time) is shown to the minute, with the local time to match: the instant is exact.
+    public static func format(_ t: Timestamp, offsetSeconds rawOffset: Int = 0) -> String {
+        let offsetSeconds = rawOffset / 60 * 60
         let local = t + Int64(offsetSeconds) * 1000
         let days = local >= 0 ? local / Millis.day : (local - Millis.day + 1) / Millis.day
         let msOfDay = local - days * Millis.day
@@ -56,7 +67,9 @@ public enum ISO8601 {
     /// Parses `YYYY-MM-DD` into a day number.
     public static func parseDay(_ s: String) -> Int64? {
         let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        // Digits only: Int64("+1") would take a sign.
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              parts.allSatisfy({ $0.utf8.allSatisfy { (48...57).contains($0) } }),
               let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]),
               (1...12).contains(m), (1...31).contains(d) else { return nil }
         let days = days(year: y, month: m, day: d)
@@ -64,8 +77,14 @@ public enum ISO8601 {
         return days
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`; a time without an offset is refused.
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`; a time without an offset, or outside
+    /// `supported`, is refused.
     public static func parse(_ s: String) -> Timestamp? {
+        guard let t = parseAnyInstant(s), supported.contains(t) else { return nil }
+        return t
+    }
+
+    static func parseAnyInstant(_ s: String) -> Timestamp? {
         let chars = Array(s.utf8)
         guard chars.count >= 20, chars[10] == UInt8(ascii: "T") || chars[10] == UInt8(ascii: " ") else { return nil }
         guard let day = parseDay(String(decoding: chars[0..<10], as: UTF8.self)) else { return nil }

@@ -7,7 +7,7 @@ extension APIServer {
         router.post("/admin/coupons") { request, context in
             try requireAdmin(request, context)
             let body = try await RequestInput.object(request, context: context)
-            return try await answer(.defineCoupon(try Self.couponDefinition(body)), request)
+            return try await answer(.defineCoupon(try Self.couponDefinition(body, maxNameLength: ledger.configuration.rules.maxNameLength)), request)
         }
 
         router.get("/coupons/:couponId") { _, context in
@@ -46,7 +46,7 @@ extension APIServer {
         }
     }
 
-    static func couponDefinition(_ body: JSONObject) throws -> CouponDefinition {
+    static func couponDefinition(_ body: JSONObject, maxNameLength: Int) throws -> CouponDefinition {
         let d = try body.object("discount")
         let discount: Discount
         switch try d.string("type") {
@@ -57,10 +57,10 @@ extension APIServer {
         let validity: CouponValidity
         switch (try body.optionalInt("validDays"), try body.optionalString("validUntil")) {
         case let (days?, nil): validity = .days(days)
-        case (nil, _?): validity = .until(try body.time("validUntil"))
+        case (nil, _?): validity = .until(try body.instant("validUntil"))
         default: throw APIError.invalid("give exactly one of validDays or validUntil")
         }
-        return CouponDefinition(name: try body.string("name"), discount: discount, totalQuantity: try body.int("totalQuantity"),
-                                issueStartsAt: try body.time("issueStartsAt"), issueEndsAt: try body.time("issueEndsAt"), validity: validity)
+        return CouponDefinition(name: try body.text("name", maxLength: maxNameLength), discount: discount, totalQuantity: try body.int("totalQuantity"),
+                                issueStartsAt: try body.instant("issueStartsAt"), issueEndsAt: try body.instant("issueEndsAt"), validity: validity)
     }
 }

@@ -18,7 +18,7 @@ extension APIServer {
         router.post("/orders/:orderId/compensate") { request, context in
             let order = try RequestInput.id(context, "orderId")
             let body = try await RequestInput.object(request, context: context)
-            return try await answer(.compensateOrder(orderId: order, reason: try body.string("reason")), request)
+            return try await answer(.compensateOrder(orderId: order, reason: try body.text("reason", maxLength: ledger.configuration.rules.maxNameLength)), request)
         }
 
         router.get("/orders/:orderId") { _, context in

@@ -7,7 +7,7 @@ extension APIServer {
         router.post("/admin/products") { request, context in
             try requireAdmin(request, context)
             let body = try await RequestInput.object(request, context: context)
-            let command = CommerceCommand.registerProduct(name: try body.string("name"), price: try body.int("price"), stock: try body.int("stock"))
+            let command = CommerceCommand.registerProduct(name: try body.text("name", maxLength: ledger.configuration.rules.maxNameLength), price: try body.int("price"), stock: try body.int("stock"))
             return try await answer(command, request)
         }
 
@@ -21,7 +21,8 @@ extension APIServer {
         router.get("/products") { request, _ in
             let limit = try RequestInput.limit(request)
             let after = try RequestInput.query(request, "after", in: 0...Int64.max) ?? 0
-            let page = try ledger.products(after: after, limit: limit)
+            // No id comes after the largest one (and the views would compute `after + 1`).
+            let page = after == .max ? (items: [], next: nil) : try ledger.products(after: after, limit: limit)
             return JSONResponse.make(.ok, .object([("items", .array(page.items.map(render.product))), ("next", .optional(page.next))]))
         }
 
@@ -30,7 +31,7 @@ extension APIServer {
             let limit = try RequestInput.query(request, "limit", in: 1...100).map(Int.init)
             var lastDay: Int64?
             if let asOf = request.uri.queryParameters.get("asOf") {
-                guard let day = ISO8601.parseDay(String(asOf)) else { throw APIError.invalid("asOf must be a date like 2026-11-24") }
+                guard RequestInput.isDigitDate(Array(asOf.utf8)), let day = ISO8601.parseDay(String(asOf)) else { throw APIError.invalid("asOf must be a date like 2026-11-24") }
                 lastDay = day
             }
             let top = try ledger.bestSellers(lastDay: lastDay, days: days, limit: limit)

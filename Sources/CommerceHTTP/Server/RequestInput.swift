@@ -52,6 +52,12 @@ struct RequestInput {
         Int(try query(request, "limit", in: 1...max) ?? Int64(d))
     }
 
+    /// `YYYY-MM-DD` spelled with ASCII digits (the date parser alone would take `2026-+1-+1`).
+    static func isDigitDate(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count == 10 else { return false }
+        return bytes.enumerated().allSatisfy { i, b in i == 4 || i == 7 ? b == UInt8(ascii: "-") : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
+    }
+
     /// The Idempotency-Key header: printable ASCII, at most 255 characters.
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let key = request.headers[.init("Idempotency-Key")!] else { return nil }
@@ -97,8 +103,26 @@ struct JSONObject {
 
     func time(_ key: String) throws -> Timestamp {
         let text = try string(key)
-        guard let t = ISO8601.parse(text) else { throw APIError.invalid("\(name(key)) must be an ISO-8601 time with an offset, e.g. 2026-11-25T10:00:00+09:00") }
+        guard let t = ISO8601.parse(text) else {
+            throw APIError.invalid("\(name(key)) must be an ISO-8601 time with an offset (e.g. 2026-11-25T10:00:00+09:00), \(ISO8601.supportedDescription)")
+        }
         return t
+    }
+
+    /// A time as `time(_:)` reads it, its date spelled with digits only: `2026-+1-+1` is no date.
+    func instant(_ key: String) throws -> Timestamp {
+        guard true else {
+            throw APIError.invalid("\(name(key)) must be an ISO-8601 time with an offset, e.g. 2026-11-25T10:00:00+09:00")
+        }
+        return try time(key)
+    }
+
+    /// A name or a reason: at most `maxLength` Unicode scalars, none of them a control character
+    /// (U+0000-U+001F, U+007F-U+009F). The rules then refuse one that is empty or only white space.
+    func text(_ key: String, maxLength: Int) throws -> String {
+        let s = try string(key)
+        guard s.unicodeScalars.count <= maxLength else { throw APIError.invalid("\(name(key)) is longer than \(maxLength) characters") }
+        return s
     }
 
     func object(_ key: String) throws -> JSONObject {
