@@ -64,6 +64,9 @@ public struct BinaryReader {
         let n = try readLength()
         let slice = UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + n])
         offset += n
+        // ASCII is valid UTF-8 and nearly every string stored is ASCII: the generic validating
+        // initializer costs far more than this scan (every record of a fold has two strings).
+        if !slice.contains(where: { $0 >= 0x80 }) { return String(decoding: slice, as: UTF8.self) }
         guard let s = String(validating: slice.bindMemory(to: UInt8.self), as: UTF8.self) else {
             throw DecodingError("invalid UTF-8 at byte \(offset - n)")
         }

@@ -15,8 +15,8 @@ struct IdempotencyIndex: Sendable {
     }
 
     /// The fold: the first event of a keyed command indexes its key.
-    func add(_ record: EventRecord, in txn: Transaction) throws {
+    func add<Rows: RowWriter>(_ record: EventRecord, in rows: Rows) throws {
         guard let key = record.idempotencyKey, record.commandFingerprint != nil else { return }
-        try txn.put(database, Array(key.utf8), Keys.uint64(record.position))
+        try rows.put(database, Array(key.utf8), Keys.uint64(record.position))
     }
 }

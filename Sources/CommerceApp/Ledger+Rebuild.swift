@@ -97,8 +97,10 @@ extension Ledger {
 
     /// Rebuilds views (all when `names` is empty) while the ledger serves:
     ///
-    /// 1. fold the log from position 0 into a new generation of the chosen databases, in short
-    ///    write transactions on the views (each holds the writer for about `chunkDuration`);
+    /// 1. fold the log from position 0 in memory (`BulkFold`, no lock held), and write the rows
+    ///    in key order into a new generation of the chosen databases, in short write transactions
+    ///    on the views (each holds the writer for about `chunkDuration`); again for what the log
+    ///    gained meanwhile, until it is nearly all folded;
     /// 2. in one last write transaction: fold the rest, make the new generation live, drop the old.
     ///
     /// Queries see the old tables or the new ones, never a mix. Never re-decides anything (the
@@ -124,38 +126,46 @@ extension Ledger {
         // Left over by an interrupted rebuild, perhaps: start empty.
         try views.write { txn in for db in targetDatabases { try txn.clear(db) } }
 
+        // The bulk: fold in memory against what the new tables hold so far, without the views'
+        // writer, then write the rows in key order in short write transactions (appends, while the
+        // tables are still empty). Again while a server keeps the log running ahead, or when the
+        // memory budget cut a fold short.
         var folded = 0
         var last: UInt64 = 0
         while true {
             let after = last
-            let (count, end, head) = try views.write { v -> (Int, UInt64, UInt64) in
-                try log.environment.read { l in
+            let (rows, filled, head) = try views.environment.read { v in
+                let rows = WriteBuffer(over: v)
+                return try log.environment.read { l in
                     let head = try log.head(in: l)
-                    let deadline = ContinuousClock.now + chunkDuration
-                    var count = 0
-                    var end = after
-                    try log.forEach(after: after, in: l) { record in
-                        try fold.apply(record, event: try record.commerceEvent(), to: target, in: v, selection: selection)
-                        count += 1
-                        end = record.position
-                        return ContinuousClock.now < deadline
-                    }
-                    return (count, end, head)
+                    let bulk = BulkFold(fold: fold, tables: target, selection: selection)
+                    let filled = try bulk.fill(rows, from: log, after: after, logTxn: l) { progress(folded + $0, head) }
+                    return (rows, filled, head)
                 }
             }
-            folded += count
-            last = end
-            progress(folded, head)
-            if head - last <= 1_000 { break }
+            try rows.prepare()
+            var written = WriteBuffer.Progress.start
+            while !written.isDone {
+                let from = written
+                written = try views.write { v in
+                    let deadline = ContinuousClock.now + chunkDuration
+                    return try rows.write(into: v, from: from) { ContinuousClock.now < deadline }
+                }
+                progress(folded + filled.events, head)
+            }
+            folded += filled.events
+            last = filled.last ?? last
+            if !filled.isFull, try log.head() - last <= 1_000 { break }
         }
 
         // The swap: the live views catch up first, so that the new generation and the tables it
         // does not replace stand at the same position.
-        let (head, count) = try views.write { v -> (UInt64, Int) in
+        let (head, count, replaced) = try views.write { v -> (UInt64, Int, [Database]) in
             guard try views.catalog.generations(in: v) == current else {
                 throw RebuildError.concurrentRebuild("the live views changed generation while this rebuild ran (another rebuild?); nothing was swapped")
             }
             let live = try views.catalog.resolve(in: v)
+            let replaced = zip(ViewTables.physicalNames, live.physical).filter { bases.contains($0.0) }.map(\.1)
             return try log.environment.read { l in
                 try views.foldGap(from: log, fold: fold, tables: live, views: v, logTxn: l)
                 let head = try views.position(in: v).position
@@ -167,14 +177,17 @@ extension Ledger {
                     return true
                 }
                 try views.catalog.setGenerations(next, in: v)
-                for (base, db) in zip(ViewTables.physicalNames, live.physical) where bases.contains(base) {
-                    try v.drop(db)
-                }
-                return (head, count)
+                // Emptied here, deleted below: LMDB closes a dropped database's handle at once,
+                // even if the transaction then aborts (a full map at commit), and the retry of
+                // this transaction would find the handle gone.
+                for db in replaced { try v.clear(db) }
+                return (head, count, replaced)
             }
         }
         folded += count
         views.catalog.forget(current)
+        // Nobody reads the old tables any more; should this fail, empty tables stay behind.
+        try? views.write { v in for db in replaced { try v.drop(db) } }
         progress(folded, head)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         let tables = try summarize(databases: bases)
@@ -191,8 +204,10 @@ extension Ledger {
     public func verifyProjections(progress: (_ done: Int, _ total: UInt64) -> Void = { _, _ in }) throws -> [ProjectionMismatch] {
         let scratchPath = configuration.dataDirectory + "/verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: scratchPath) }
+        // Not durable, and mapped as large as the views may grow, so the fold never finds the map
+        // full (without a writable map the file only grows as pages are written).
         let scratchEnv = try Environment.open(path: scratchPath, configuration: .init(
-            mapSize: configuration.environment.mapSize, maxMapSize: configuration.environment.maxMapSize, durable: false))
+            mapSize: configuration.environment.maxMapSize, maxMapSize: configuration.environment.maxMapSize, durable: false))
         let scratch = try ViewTables { try scratchEnv.openDatabase($0) }
 
         // Everything up to where the views stood at the start, in large private transactions.
@@ -202,13 +217,18 @@ extension Ledger {
         func foldPrivately(through end: UInt64) throws {
             while last < end {
                 let after = last
-                let (count, reached) = try scratchEnv.write { txn -> (Int, UInt64) in
-                    let page = try log.environment.read { try log.read(after: after, through: end, limit: 100_000, in: $0) }
-                    try fold.apply(page, to: scratch, in: txn)
-                    return (page.count, page.last?.position ?? end)
+                // Folded against a snapshot (the fold's threads share it), written in one transaction.
+                let (rows, filled) = try scratchEnv.read { txn -> (WriteBuffer, BulkFold.Filled) in
+                    let rows = WriteBuffer(over: txn)
+                    let filled = try log.environment.read { l in
+                        try BulkFold(fold: fold, tables: scratch).fill(rows, from: log, after: after, through: end, logTxn: l) { progress(folded + $0, end) }
+                    }
+                    return (rows, filled)
                 }
-                if count == 0 { break }
-                folded += count
+                try scratchEnv.write { txn in _ = try rows.write(into: txn) }
+                let reached = filled.last ?? end
+                if filled.events == 0 { break }
+                folded += filled.events
                 last = reached
                 progress(folded, end)
             }

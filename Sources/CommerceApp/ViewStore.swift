@@ -22,6 +22,7 @@ final class ViewStore: Sendable {
 
     static let positionKey = Array("position".utf8)
     static let logIdentityKey = Array("log-identity".utf8)
+    static let signatureKey = Array("fold-signature".utf8)
 
     init(environment: Environment, marker: UnsyncedViewsMarker) throws {
         self.environment = environment
@@ -72,6 +73,11 @@ final class ViewStore: Sendable {
         try txn.put(meta, Self.logIdentityKey, identity)
     }
 
+    /// The `ViewFold.signature` the views were folded under.
+    func signature(in txn: Transaction) throws -> String? {
+        try txn.get(meta, Self.signatureKey).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// Opens (creating) the databases of a generation a rebuild is about to fill.
     func openGeneration(_ generations: ProjectionCatalog.Generations) throws -> ViewTables {
         try marker.ensurePresent()
@@ -117,6 +123,19 @@ final class ViewStore: Sendable {
         }
     }
 
+    /// Grows the map before a batch when less than a sixteenth of it (at least 1 MiB, or a quarter
+    /// of a smaller map) is left,
+    /// and refuses the batch (a full map or disk) when it cannot. The views commit after the log,
+    /// so running out of room should happen before the log's commit, not at the views' own: a
+    /// commit needs a few pages of its own, and a batch that found none is durable in the log but
+    /// missing from the views until room is made (the next batch folds it in first).
+    func ensureHeadroom() throws {
+        let info = environment.info()
+        let margin = max(info.mapSize / 16, min(1 << 20, info.mapSize / 4))
+        guard info.mapSize - info.usedBytes < margin, !environment.configuration.readOnly else { return }
+        try environment.grow(after: .mapFull("keeping \(margin) bytes of the views' map free", environment: environment.path))
+    }
+
     /// Syncs every commit so far to disk, off the writers' path; when no commit came in meanwhile,
     /// clears the marker under the writer lock (no commit can slip in between the check and the
     /// removal). Returns true when the views on disk are then known complete.
@@ -140,27 +159,53 @@ final class ViewStore: Sendable {
         return cleared
     }
 
-    /// Folds whatever the log holds beyond the views into them, in chunks of `chunk` events, each a
-    /// write transaction that records the position reached (an interrupted fold resumes there).
-    /// Returns how many events were folded.
+    /// Folds whatever the log holds beyond the views into them, in chunks of at most `budget`
+    /// bytes of rows. Each chunk is folded in memory against a snapshot of the views (without
+    /// their writer), then written in key order in one write transaction that records the
+    /// position reached (an interrupted catch-up resumes there). A chunk whose snapshot is no
+    /// longer the newest commit when it is written (another process wrote) is folded again;
+    /// a full map only writes it again. Returns how many events were folded.
     @discardableResult
-    func catchUp(with log: EventLog, fold: ViewFold, chunk: Int = 100_000, progress: (_ done: Int, _ head: UInt64) -> Void = { _, _ in }) throws -> Int {
+    func catchUp(with log: EventLog, fold: ViewFold, budget: Int = BulkFold.memoryBudget,
+                 progress: (_ done: Int, _ head: UInt64) -> Void = { _, _ in }) throws -> Int {
         var folded = 0
         while true {
             // A look first: views that are current need no write (and leave no marker).
-            let (at, identity) = try environment.read { (try position(in: $0).position, try logIdentity(in: $0)) }
-            if identity != nil, at >= (try log.head()) { return folded }
-            let (done, head) = try write { v -> (Int, UInt64) in
-                if try logIdentity(in: v) == nil { try setLogIdentity(log.identity, in: v) }
-                let tables = try catalog.resolve(in: v)
+            let (at, identity, signed) = try environment.read { (try position(in: $0).position, try logIdentity(in: $0), try signature(in: $0) != nil) }
+            let head = try log.head()
+            if identity != nil, signed, at >= head { return folded }
+            let chunk = try read { v, tables -> CatchUpChunk in
+                let rows = WriteBuffer(over: v)
+                let after = try position(in: v).position
                 return try log.environment.read { l in
-                    (try foldGap(from: log, fold: fold, tables: tables, views: v, logTxn: l, limit: chunk), try log.head(in: l))
+                    let bulk = BulkFold(fold: fold, tables: tables, budget: budget)
+                    let filled = try bulk.fill(rows, from: log, after: after, logTxn: l) { progress(folded + $0, head) }
+                    let reached = try filled.last.flatMap { p in try log.checksum(at: p, in: l).map { Position(position: p, checksum: $0) } }
+                    return CatchUpChunk(rows: rows, events: filled.events, reached: reached, snapshot: try v.id)
                 }
             }
-            folded += done
-            if done == 0 { return folded }
+            let written = try write { w -> Bool in
+                guard try w.id == chunk.snapshot + 1 else { return false }
+                // Views are stamped with whose log and which fold they hold when they are begun.
+                if try logIdentity(in: w) == nil { try setLogIdentity(log.identity, in: w) }
+                if try signature(in: w) == nil { try w.put(meta, Self.signatureKey, Array(fold.signature.utf8)) }
+                _ = try chunk.rows.write(into: w)
+                if let reached = chunk.reached { try setPosition(reached, in: w) }
+                return true
+            }
+            guard written else { continue }
+            folded += chunk.events
+            if chunk.events == 0 { return folded }
             progress(folded, head)
         }
+    }
+
+    /// A catch-up's rows, folded against the views as of `snapshot` (a transaction id).
+    private struct CatchUpChunk {
+        let rows: WriteBuffer
+        let events: Int
+        let reached: Position?
+        let snapshot: Int
     }
 
     /// The catch-up rule, inside the caller's transactions: folds up to `limit` events after the

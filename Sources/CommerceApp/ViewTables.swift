@@ -24,8 +24,12 @@ struct ViewTables: Sendable {
         // command on a user dirties one page of the views, not two; other streams by name.
         streams = StreamIndex { stream in
             if let user = Streams.userId(of: stream) {
-                var prefix = Key.user(user)
-                prefix.append(ProjectionDatabases.userStreamTag)
+                // One allocation: this runs for every event the writer appends or a fold folds.
+                let prefix = [UInt8](unsafeUninitializedCapacity: 9) { bytes, count in
+                    UnsafeMutableRawBufferPointer(bytes).storeBytes(of: UInt64(bitPattern: user).bigEndian, as: UInt64.self)
+                    bytes[8] = ProjectionDatabases.userStreamTag
+                    count = 9
+                }
                 return .init(database: users, prefix: prefix)
             }
             return .init(database: others, prefix: StreamIndex.namePrefix(stream))
@@ -92,6 +96,22 @@ struct ProjectionDatabases: Sendable {
     /// The byte that tells a user-scoped table's rows apart in the shared database.
     func tag(of table: ProjectionTable) -> UInt8? {
         table.isUserScoped ? UInt8(table.ordinal) : nil
+    }
+
+    /// Runs `body` with the stored key of `key` in `table`, built on the stack (no allocation
+    /// for the writes of every command and of every event a fold folds).
+    @inline(__always)
+    func withPhysicalKey<R>(_ table: ProjectionTable, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let tag = tag(of: table) else { return try key.withUnsafeBytes(body) }
+        return try withUnsafeTemporaryAllocation(byteCount: key.count + 1, alignment: 8) { out in
+            try key.withUnsafeBytes { k in
+                let head = min(8, k.count)
+                out.copyMemory(from: UnsafeRawBufferPointer(rebasing: k[0..<head]))
+                out[head] = tag
+                if k.count > 8 { UnsafeMutableRawBufferPointer(rebasing: out[9...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: k[8...])) }
+            }
+            return try body(UnsafeRawBufferPointer(out))
+        }
     }
 
     @inline(__always)

@@ -51,12 +51,18 @@ public struct StreamIndex: Sendable {
         return Keys.readUInt64(entry.key, at: at.prefix.count) ?? 0
     }
 
-    /// Folds one record into the index.
-    public func add(_ record: EventRecord, in txn: Transaction) throws {
+    /// Folds one record into the index, straight into a transaction or through a buffer. The
+    /// key and value are built on the stack: every event of a fold comes through here.
+    public func add<Rows: RowWriter>(_ record: EventRecord, in rows: Rows) throws {
         let at = place(record.stream)
-        var key = at.prefix
-        withUnsafeBytes(of: record.streamVersion.bigEndian) { key.append(contentsOf: $0) }
-        try txn.put(at.database, key, Keys.uint64(record.position))
+        let length = at.prefix.count + 8
+        try withUnsafeTemporaryAllocation(byteCount: length, alignment: 8) { key in
+            at.prefix.withUnsafeBytes { key.copyMemory(from: $0) }
+            key.storeBytes(of: record.streamVersion.bigEndian, toByteOffset: at.prefix.count, as: UInt64.self)
+            try withUnsafeBytes(of: record.position.bigEndian) { value in
+                try rows.put(at.database, key: UnsafeRawBufferPointer(key), value: value)
+            }
+        }
     }
 
     /// Positions of a stream's events from `fromVersion` (inclusive), in version order.

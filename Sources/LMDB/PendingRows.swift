@@ -126,6 +126,37 @@ final class PendingRows {
         return index
     }
 
+    /// Takes over `other`'s rows (of the same database), after this one's own.
+    func absorb(_ other: PendingRows) {
+        state.pointee.sorted = nil
+        let first = state.pointee.arena.blocks.count
+        state.pointee.arena.absorb(&other.state.pointee.arena)
+        state.pointee.rows += other.state.pointee.rows
+        other.state.pointee.rows = 0
+        other.state.pointee.index = nil
+        other.state.pointee.sorted = nil
+        // An index must learn of the rows: each replaces an earlier row of its key.
+        guard let index = state.pointee.index else { return }
+        for block in state.pointee.arena.blocks[first...] {
+            var at = 0
+            while at < block.used {
+                let row = block.base + at
+                at += Record.size(row)
+                guard Record.flags(row) & Record.superseded == 0 else { continue }
+                let k = Record.keyBytes(row)
+                let hash = index.hash(k)
+                let (earlier, slot) = index.find(k, hash: hash)
+                if let earlier {
+                    Record.setFlags(earlier, Record.flags(earlier) | Record.superseded)
+                    state.pointee.rows -= 1
+                    index.replace(at: slot, with: row)
+                } else {
+                    index.insert(row, hash: hash, at: slot)
+                }
+            }
+        }
+    }
+
     /// The rows in key order, one per key: sorted at the first call after a change.
     func sortedRows() throws -> SortedRows {
         if let sorted = state.pointee.sorted { return sorted }

@@ -55,6 +55,14 @@ struct RecordArena {
         }
     }
 
+    /// Takes over `other`'s blocks, after this arena's own; `other` is left empty.
+    mutating func absorb(_ other: inout RecordArena) {
+        blocks += other.blocks
+        allocated += other.allocated
+        other.blocks = []
+        other.allocated = 0
+    }
+
     mutating func release() {
         for block in blocks where block.size > 0 { LargeMemory.release(block.base, block.size) }
         blocks = []

@@ -1,4 +1,9 @@
 import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Writes held in memory over a transaction, written later in key order.
 ///
@@ -29,6 +34,33 @@ public final class WriteBuffer: RowWriter {
     public init(over transaction: Transaction) {
         self.transaction = transaction
         pending.initialize(to: [])
+    }
+
+    /// Reads of `transaction` take turns when two buffers on two threads share it (LMDB serves a
+    /// transaction to one thread at a time).
+    private var turns: Turns?
+
+    /// A second buffer over the same transaction, for another thread: a fold can split its
+    /// tables between two threads, each writing its own buffer, and `absorb` one into the other
+    /// before writing. Call before either buffer is in use on another thread. The transaction
+    /// must be a read transaction: LMDB serves a write transaction only to the thread that
+    /// began it.
+    public func sibling() -> WriteBuffer {
+        let shared = turns ?? Turns()
+        turns = shared
+        let other = WriteBuffer(over: transaction)
+        other.turns = shared
+        return other
+    }
+
+    /// Takes over `other`'s rows, as if written after this buffer's own (a key both hold ends
+    /// up with `other`'s row); `other` is left empty. Buffers over different environments do
+    /// not mix: their database handles mean different databases.
+    public func absorb(_ other: WriteBuffer) {
+        for case let theirs? in other.pending.pointee {
+            rows(theirs.database).absorb(theirs)
+        }
+        other.pending.pointee = []
     }
 
     deinit {
@@ -71,7 +103,13 @@ public final class WriteBuffer: RowWriter {
             case .absent: break
             }
         }
-        return try transaction.get(db, key: key)
+        return try readTransaction(db, key)
+    }
+
+    @inline(__always)
+    private func readTransaction(_ db: Database, _ key: UnsafeRawBufferPointer) throws -> [UInt8]? {
+        guard let turns else { return try transaction.get(db, key: key) }
+        return try turns.take { try transaction.get(db, key: key) }
     }
 
     public func put(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
@@ -87,7 +125,7 @@ public final class WriteBuffer: RowWriter {
         switch rows.lookup(key) {
         case .value: existed = true
         case .removed: return false
-        case .absent: existed = try transaction.get(db, key: key) != nil
+        case .absent: existed = try readTransaction(db, key) != nil
         }
         try rows.remove(key)
         return existed
@@ -123,6 +161,12 @@ public final class WriteBuffer: RowWriter {
         public static let start = Progress()
     }
 
+    /// Sorts the pending rows for writing now (a write would otherwise sort first): for callers
+    /// that write in short transactions and would rather not hold a writer lock meanwhile.
+    public func prepare() throws {
+        for case let rows? in pending.pointee where rows.count > 0 { _ = try rows.sortedRows() }
+    }
+
     /// Writes the pending rows, database by database in ascending key order, from `start` into
     /// `txn`, until all are written or `proceed` (asked every few hundred rows) says stop.
     /// The rows stay pending: see the type's comment.
@@ -149,5 +193,23 @@ public final class WriteBuffer: RowWriter {
         let done = try write(into: transaction)
         pending.pointee = []
         return done
+    }
+}
+
+/// A lock for reads that two threads make of one transaction.
+private final class Turns: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init() { pthread_mutex_init(mutex, nil) }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func take<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
     }
 }
