@@ -53,6 +53,7 @@ final class CommandExecutor: Sendable {
             return log.notifier.head
         }
         var excluded = Set<Int>()
+        try views.ensureHeadroom()
         while true {
             var committedHead: UInt64?
             do {

@@ -47,11 +47,23 @@ extension Ledger {
             try executor.execute(jobs)
         } catch let error as LMDBError where error.isMapFull || error.isDiskFull {
             throw LedgerError.storeFull(error.description)
+        } catch let error as LMDBError where error.code == EIO && FileSystem.isNearlyFull(error.environment ?? configuration.logPath) {
+            // LMDB reports a write cut short by a full disk as an I/O error.
+            throw LedgerError.storeFull(error.description)
         } catch let error as LMDBError {
             throw LedgerError.storeFailure(error.description)
         } catch let error as UnsyncedViewsMarker.MarkerError where error.code == ENOSPC {
             throw LedgerError.storeFull(error.description)
         }
         statistics.record(batch: jobs.count, duration: ContinuousClock.now - started)
+    }
+}
+
+enum FileSystem {
+    /// Less than a megabyte left to unprivileged writers of the filesystem holding `path`.
+    static func isNearlyFull(_ path: String) -> Bool {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return false }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize) < 1 << 20
     }
 }

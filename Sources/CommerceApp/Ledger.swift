@@ -23,6 +23,8 @@ public final class Ledger: Sendable {
     let bestSellerCache = BestSellerCache()
     /// The calendar the ledger counts days in (the configured zone).
     public let calendar: DayCalendar
+    /// The zone this ledger counts calendar days in, as recorded with its log.
+    public let timeZoneIdentifier: String
     /// What opening found and did to the views.
     public let recovery: ViewRecovery
     private let viewsLock: ViewsLock
@@ -33,9 +35,6 @@ public final class Ledger: Sendable {
     public init(configuration: LedgerConfiguration, clock: any LedgerClock = SystemClock()) throws {
         self.configuration = configuration
         self.clock = clock
-        projections = CommerceProjections(rules: configuration.rules)
-        fold = ViewFold(projections: projections)
-        calendar = DayCalendar(timeZoneIdentifier: configuration.rules.timeZoneIdentifier)
         let readOnly = configuration.readOnly
         let directory = configuration.dataDirectory
         if readOnly {
@@ -55,14 +54,24 @@ public final class Ledger: Sendable {
             break
         }
         log = try EventLog(environment: Environment.open(path: configuration.logPath, configuration: configuration.logEnvironment))
+        let (zone, changed) = try Self.timeZone(of: log, configuration)
+        guard let calendar = DayCalendar(timeZoneIdentifier: zone) else { throw LedgerError.unusable("unknown time zone \(zone)") }
+        self.calendar = calendar
+        timeZoneIdentifier = zone
+        projections = CommerceProjections(calendar: calendar)
+        fold = ViewFold(projections: projections, signature: ViewFold.signature(timeZone: zone))
         viewsLock = try ViewsLock(path: directory + "/views.lock", readOnly: readOnly)
         let marker = UnsyncedViewsMarker(path: directory + "/views.unsynced")
         let opening = ViewOpening(configuration: configuration, log: log, marker: marker, fold: fold)
         if !readOnly, viewsLock.tryExclusive() {
             // Alone with the views: they may be checked and, if they cannot be trusted, replaced.
+            if changed { try log.setSetting(Self.timeZoneSetting, to: zone) }
             (views, recovery) = try opening.openAlone()
             try viewsLock.shared()
         } else {
+            if changed {
+                throw LedgerError.unusable("another process uses \(directory): stop it before applying the time zone \(zone)")
+            }
             try viewsLock.shared()
             (views, recovery) = try opening.openShared()
         }
@@ -77,6 +86,26 @@ public final class Ledger: Sendable {
     }
 
     public var projectionNames: [String] { projections.all.map(\.name) }
+
+
+    static let timeZoneSetting = "time-zone"
+
+    /// The zone recorded with the log (recorded now for a new ledger), and whether the caller
+    /// applies another one (to be recorded once this process is alone with the views); a zone the
+    /// caller insists on without applying it is refused.
+    static func timeZone(of log: EventLog, _ configuration: LedgerConfiguration) throws -> (zone: String, changed: Bool) {
+        let wanted = configuration.timeZone ?? configuration.rules.timeZoneIdentifier
+        guard DayCalendar(timeZoneIdentifier: wanted) != nil else { throw LedgerError.unusable("unknown time zone \(wanted)") }
+        guard let recorded = try log.setting(timeZoneSetting) else {
+            if !configuration.readOnly { try log.setSetting(timeZoneSetting, to: wanted) }
+            return (wanted, false)
+        }
+        guard let insisted = configuration.timeZone, insisted != recorded else { return (recorded, false) }
+        guard configuration.applyTimeZone, !configuration.readOnly else {
+            throw LedgerError.unusable("this ledger counts calendar days in \(recorded), not \(insisted); leave out --time-zone, or apply \(insisted) with `commerce-rebuild --data \(configuration.dataDirectory) --time-zone \(insisted)` while nothing else uses the ledger")
+        }
+        return (insisted, true)
+    }
 
     /// Syncs the views and clears their unsynced-writes marker when nothing was committed
     /// meanwhile (the server calls it every second and at shutdown).

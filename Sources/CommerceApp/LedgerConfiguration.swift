@@ -12,6 +12,12 @@ public struct LedgerConfiguration: Sendable {
     public var readOnly: Bool
     /// Write the views through a writable memory map (`MDB_WRITEMAP`); measured faster, see README.
     public var viewsWriteMap: Bool
+    /// The zone calendar days are counted in, when the caller insists on one. A ledger records its
+    /// zone when it is made (`rules.timeZoneIdentifier` unless this says otherwise) and opening it
+    /// with another is refused, unless `applyTimeZone`: then the new zone is recorded and the
+    /// views are folded anew in it.
+    public var timeZone: String?
+    public var applyTimeZone: Bool = false
     /// Called while the views are being rebuilt or caught up at open, with events done and total.
     public var recoveryProgress: (@Sendable (_ done: Int, _ total: UInt64) -> Void)?
     /// For tests: runs after a batch's log commit and before its views commit; throwing stands for

@@ -102,9 +102,12 @@ struct ViewOpening {
 
     /// Reasons found in the views themselves.
     func distrust(_ store: ViewStore) throws -> String? {
-        let identity = try store.environment.read { try store.logIdentity(in: $0) }
+        let (identity, signature) = try store.environment.read { (try store.logIdentity(in: $0), try store.signature(in: $0)) }
         if let identity, identity != log.identity { return "they were folded from another log" }
         let (views, head) = try positions(store)
+        if signature != fold.signature, signature != nil || views.position > 0 {
+            return "they were folded as \(signature.map { "\"\($0)\"" } ?? "an earlier build did"), and this ledger folds \"\(fold.signature)\""
+        }
         if views.position > head { return "they are ahead of the log (at \(views.position), the log ends at \(head))" }
         if views.position > 0 {
             let checksum = try log.environment.read { try log.checksum(at: views.position, in: $0) }

@@ -18,8 +18,8 @@ public struct LedgerOptions: ParsableArguments {
     @Option(help: "Largest LMDB map size in MiB (env COMMERCE_MAX_MAP_SIZE_MB).")
     var maxMapSizeMb: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_MAX_MAP_SIZE_MB"] ?? "") ?? 65_536
 
-    @Option(help: "Time zone of calendar days (env COMMERCE_TIME_ZONE).")
-    var timeZone: String = ProcessInfo.processInfo.environment["COMMERCE_TIME_ZONE"] ?? "Asia/Seoul"
+    @Option(help: "Time zone of calendar days for a new ledger (default Asia/Seoul); an existing one keeps the zone it was made with, and a different one is refused (commerce-rebuild --time-zone applies it) (env COMMERCE_TIME_ZONE).")
+    public var timeZone: String? = ProcessInfo.processInfo.environment["COMMERCE_TIME_ZONE"]
 
     @Flag(help: "Open the data directory read-only (e.g. a snapshot made by commerce-rebuild --until).")
     public var readOnly = false
@@ -32,23 +32,25 @@ public struct LedgerOptions: ParsableArguments {
 
     public func validate() throws {
         guard mapSizeMb >= 1, maxMapSizeMb >= mapSizeMb else { throw ValidationError("--map-size-mb must be ≥ 1 and ≤ --max-map-size-mb") }
-        guard DayCalendar.isValid(timeZoneIdentifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
+        if let timeZone, !DayCalendar.isValid(timeZoneIdentifier: timeZone) { throw ValidationError("unknown time zone \(timeZone)") }
         guard minCharge >= 1, maxBalance >= minCharge else { throw ValidationError("--min-charge must be ≥ 1 and ≤ --max-balance") }
     }
 
     public var configuration: LedgerConfiguration {
         var rules = CommerceRules()
-        rules.timeZoneIdentifier = timeZone
         rules.minChargeAmount = minCharge
         rules.maxBalance = maxBalance
-        return LedgerConfiguration(
+        var configuration = LedgerConfiguration(
             dataDirectory: dataDirectory,
             environment: .init(mapSize: mapSizeMb << 20, maxMapSize: maxMapSizeMb << 20),
             rules: rules, readOnly: readOnly)
+        configuration.timeZone = timeZone
+        return configuration
     }
 
     /// Opens the ledger; `mustExist` refuses a directory that holds no ledger instead of creating one.
-    public func open(mustExist: Bool = false) throws -> Ledger {
+    /// `applyTimeZone`: `--time-zone` replaces the ledger's recorded zone (its views are then folded anew).
+    public func open(mustExist: Bool = false, applyTimeZone: Bool = false) throws -> Ledger {
         var isDirectory: ObjCBool = false
         if mustExist || readOnly {
             guard FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -60,6 +62,7 @@ public struct LedgerOptions: ParsableArguments {
             }
         }
         var config = configuration
+        config.applyTimeZone = applyTimeZone
         // Folding a whole log can take a while: show it, but stay quiet for a small catch-up.
         let progress = ProgressReporter(label: "views")
         config.recoveryProgress = { done, total in if total >= 100_000 { progress.update(done: done, total: total) } }

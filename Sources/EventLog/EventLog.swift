@@ -45,6 +45,25 @@ public final class EventLog: Sendable {
         notifier.publish(head: head)
     }
 
+    // MARK: Settings
+
+    /// A value that says how the log is read, such as the zone its calendar days are counted in:
+    /// not an event, but as durable as the events.
+    public func setting(_ name: String) throws -> String? {
+        try environment.read { try setting(name, in: $0) }
+    }
+
+    public func setting(_ name: String, in txn: Transaction) throws -> String? {
+        try txn.get(meta, Self.settingKey(name)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Records a setting, durably, in a write transaction of its own.
+    public func setSetting(_ name: String, to value: String) throws {
+        try environment.write { try $0.put(meta, Self.settingKey(name), Array(value.utf8)) }
+    }
+
+    static func settingKey(_ name: String) -> [UInt8] { Array("setting.\(name)".utf8) }
+
     // MARK: Positions
 
     /// The position of the newest event, 0 when the log is empty.

@@ -35,7 +35,8 @@ struct RebuildCommand: ParsableCommand {
 
     func run() throws {
         try runPrinting {
-            let l = try ledger.open(mustExist: true)
+            // --time-zone here applies a new zone: recorded, and the views folded anew in it at open.
+            let l = try ledger.open(mustExist: true, applyTimeZone: ledger.timeZone != nil && until == nil && !verify)
             if verify { try runVerify(l); return }
             let progress = ProgressReporter(label: "rebuild")
             let report: Ledger.RebuildReport

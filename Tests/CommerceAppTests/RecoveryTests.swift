@@ -252,4 +252,47 @@ final class CrashSwitch: Sendable {
             #expect("\(error)".contains("cut short") && !"\(error)".contains("\n"))
         }
     }
+
+    @Test func aLedgerKeepsTheZoneItWasMadeInUntilARebuildAppliesAnother() throws {
+        let dir = TemporaryDirectory()
+        // 20:00 UTC on the 25th is 05:00 on the 26th in Seoul.
+        let clock = ManualClock(ISO8601.parse("2026-11-25T20:00:00Z")!)
+        func open(_ zone: String?, apply: Bool = false) throws -> Ledger {
+            var configuration = LedgerConfiguration(dataDirectory: dir.path)
+            configuration.rules.timeZoneIdentifier = "UTC"  // the zone of a new ledger
+            configuration.timeZone = zone
+            configuration.applyTimeZone = apply
+            return try Ledger(configuration: configuration, clock: clock)
+        }
+        do {
+            let ledger = try open(nil)
+            #expect(ledger.timeZoneIdentifier == "UTC")
+            try ledger.registerProduct(stock: 10)
+            try ledger.charge(1, 100_000)
+            _ = try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: 1, quantity: 2)], couponId: nil))
+            #expect(try ledger.bestSellers(days: 1).firstDay == ISO8601.parseDay("2026-11-25"))
+        }
+        // Reopened without a zone: the recorded one, not the default.
+        #expect(try open(nil).timeZoneIdentifier == "UTC")
+        #expect(try open("UTC").timeZoneIdentifier == "UTC")
+        // Another zone is refused with the way to apply it, and an unknown one is an error.
+        do {
+            _ = try open("Asia/Seoul")
+            Issue.record("opened in another zone")
+        } catch let error as LedgerError {
+            #expect("\(error)".contains("commerce-rebuild") && "\(error)".contains("--time-zone Asia/Seoul"))
+        }
+        #expect(throws: LedgerError.self) { try open("Mars/Olympus_Mons") }
+        // Applied: recorded, and the views folded anew, the sale now on Seoul's 26th.
+        do {
+            let ledger = try open("Asia/Seoul", apply: true)
+            guard case let .rebuilt(reason, _) = ledger.recovery else { Issue.record("\(ledger.recovery)"); return }
+            #expect(reason.contains("Asia/Seoul"))
+            let top = try ledger.bestSellers(days: 1)
+            #expect(top.firstDay == ISO8601.parseDay("2026-11-26") && top.items.map(\.quantity) == [2])
+            #expect(try ledger.verifyProjections().isEmpty)
+        }
+        let ledger = try open(nil)
+        #expect(ledger.timeZoneIdentifier == "Asia/Seoul" && ledger.recovery == .current)
+    }
 }

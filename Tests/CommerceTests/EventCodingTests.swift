@@ -108,11 +108,12 @@ let sampleEvents: [CommerceEvent] = [
         #expect(ISO8601.parseDay("2023-02-29") == nil)
     }
 
-    @Test func daysAreCountedInTheConfiguredZone() {
-        let seoul = DayCalendar(timeZoneIdentifier: "Asia/Seoul")
+    @Test func daysAreCountedInTheConfiguredZone() throws {
+        let seoul = try #require(DayCalendar(timeZoneIdentifier: "Asia/Seoul"))
         let t = ISO8601.parse("2026-11-24T15:30:00Z")!  // 00:30 on the 25th in Seoul
         #expect(ISO8601.formatDay(seoul.day(of: t)) == "2026-11-25")
-        #expect(ISO8601.formatDay(DayCalendar(timeZoneIdentifier: "UTC").day(of: t)) == "2026-11-24")
+        #expect(ISO8601.formatDay(try #require(DayCalendar(timeZoneIdentifier: "UTC")).day(of: t)) == "2026-11-24")
+        #expect(DayCalendar(timeZoneIdentifier: "Mars/Olympus_Mons") == nil)
         #expect(seoul.format(t) == "2026-11-25T00:30:00.000+09:00")
     }
 
@@ -133,5 +134,29 @@ let sampleEvents: [CommerceEvent] = [
         for other in ["user-042", "user-0", "user-", "user--1", "user-+1", "user-4x", "user-9223372036854775808", "product-42", "users-42", "user42", ""] {
             #expect(Streams.userId(of: other) == nil, "\(other)")
         }
+    }
+}
+
+@Suite struct TimeRenderingTests {
+    /// Zones with large, negative, odd and pre-1972 sub-minute offsets.
+    static let zones = ["Asia/Seoul", "UTC", "America/New_York", "Pacific/Kiritimati", "Pacific/Niue", "Asia/Kathmandu", "Africa/Monrovia", "Australia/Lord_Howe"]
+
+    @Test(arguments: zones)
+    func everyRenderedTimeParsesBackToTheSameInstant(_ zone: String) throws {
+        let calendar = try #require(DayCalendar(timeZoneIdentifier: zone))
+        var g = SystemRandomNumberGenerator()
+        let edges: [Timestamp] = [ISO8601.supported.lowerBound, ISO8601.supported.upperBound - 1, 63_072_000_000, 1_764_000_000_000]
+        for t in edges + (0..<2_000).map({ _ in Timestamp.random(in: ISO8601.supported, using: &g) }) {
+            let text = calendar.format(t)
+            #expect(ISO8601.parse(text) == t, "\(zone): \(t) rendered \(text)")
+        }
+    }
+
+    @Test func instantsOutsideTheRangeAreRefused() {
+        #expect(ISO8601.parse("9999-12-31T23:59:59Z") == nil)
+        #expect(ISO8601.parse("9999-12-30T23:59:59Z") != nil)
+        #expect(ISO8601.parse("1969-12-31T23:59:59Z") == nil)
+        #expect(ISO8601.parse("1970-01-01T09:00:00+09:00") == 0)
+        #expect(ISO8601.parse("0000-01-01T00:00:00Z") == nil)
     }
 }

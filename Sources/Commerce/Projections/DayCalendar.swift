@@ -6,8 +6,10 @@ public struct DayCalendar: Sendable {
     public let timeZone: TimeZone
     private let cache: OffsetCache
 
-    public init(timeZoneIdentifier: String) {
-        timeZone = TimeZone(identifier: timeZoneIdentifier) ?? .gmt
+    /// Nil for a zone the system does not know: days are never silently counted in another one.
+    public init?(timeZoneIdentifier: String) {
+        guard let zone = TimeZone(identifier: timeZoneIdentifier) else { return nil }
+        timeZone = zone
         cache = OffsetCache()
     }
 

@@ -18,8 +18,9 @@ public struct CommerceProjections: Sendable {
     public let issueRequests = CouponIssueRequestProjection()
     public let dailySales: DailySalesProjection
 
-    public init(rules: CommerceRules) {
-        dailySales = DailySalesProjection(calendar: DayCalendar(timeZoneIdentifier: rules.timeZoneIdentifier))
+    /// Daily sales are counted in `calendar`'s days.
+    public init(calendar: DayCalendar) {
+        dailySales = DailySalesProjection(calendar: calendar)
     }
 
     /// In the order they are applied.
