@@ -99,6 +99,7 @@ let package = Package(
             dependencies: [
                 "CommerceHTTP", "CommerceApp", "Commerce", "LedgerJSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON", "LMDB", "BinaryCodec", "CommerceApp", "Commerce"]),

@@ -25,11 +25,13 @@ final class CommandExecutor: Sendable {
     let rules: CommerceRules
     let clock: any LedgerClock
     let readOnly: Bool
+    let idempotencyRetention: Int64
     let afterLogCommit: (@Sendable () throws -> Void)?
     let commandIds = CommandIdSource()
 
     init(log: EventLog, views: ViewStore, fold: ViewFold, rules: CommerceRules, clock: any LedgerClock,
-         readOnly: Bool, afterLogCommit: (@Sendable () throws -> Void)?) {
+         readOnly: Bool, idempotencyRetention: Int64, afterLogCommit: (@Sendable () throws -> Void)?) {
+        self.idempotencyRetention = idempotencyRetention
         self.log = log
         self.views = views
         self.fold = fold
@@ -144,18 +146,24 @@ final class CommandExecutor: Sendable {
         let handler = CommandHandler(store: LMDBProjectionStore(txn: v, tables: tables.projections), rules: rules)
         switch job.kind {
         case let .command(command, key):
+            if let key, !IdempotencyIndex.isValid(key) {
+                throw CommerceError(.invalidInput, "an idempotency key is 1 to 255 printable ASCII characters")
+            }
             // Only a keyed command needs its canonical bytes (to tell a retry from a reuse).
             let fingerprint = key == nil ? nil : command.encoded()
-            if let key, let fingerprint, let replay = try replay(key: key, fingerprint: fingerprint, handler: handler, tables: tables, views: v, log: l) {
+            let now = clock.now()
+            if let key, let fingerprint,
+               let replay = try replay(key: key, fingerprint: fingerprint, now: now, handler: handler, tables: tables, views: v, log: l) {
                 return .command(replay)
             }
-            let now = clock.now()
             let events = try handler.decide(command, now: now)
             let recorded = try append(events, key: key, fingerprint: fingerprint, now: now, appender: &appender, tables: tables, views: v)
             let result = try handler.answer(to: recorded)
             return .command(CommandOutcome(result: result, replayed: false, firstPosition: recorded.first?.position ?? appender.head, eventCount: events.count))
         case let .processIssueRequests(through):
             return .processed(requests: try processIssueRequests(through: through, handler: handler, appender: &appender, tables: tables, views: v, log: l))
+        case let .expireIdempotencyKeys(limit):
+            return .expired(keys: try expireIdempotencyKeys(limit: limit, appender: &appender, tables: tables, views: v))
         }
     }
 
@@ -184,7 +192,7 @@ final class CommandExecutor: Sendable {
     /// The first answer again when `key` was seen with the same command; `IDEMPOTENCY_KEY_REUSED`
     /// when it was seen with another. Rendered from the events the first command recorded.
     private func replay(
-        key: String, fingerprint: [UInt8], handler: CommandHandler<LMDBProjectionStore>, tables: ViewTables, views v: Transaction, log l: Transaction
+        key: String, fingerprint: [UInt8], now: Int64, handler: CommandHandler<LMDBProjectionStore>, tables: ViewTables, views v: Transaction, log l: Transaction
     ) throws -> CommandOutcome? {
         guard let first = try tables.idempotency.firstPosition(of: key, in: v), first > 0 else { return nil }
         var records: [EventRecord] = []
@@ -196,11 +204,27 @@ final class CommandExecutor: Sendable {
         guard let head = records.first, head.position == first, head.idempotencyKey == key else {
             throw LedgerError.storeFailure("the idempotency index points key \(key.debugDescription) at position \(first), which does not hold it")
         }
+        // Past its retention a key is free again, whether or not its row is still here.
+        guard head.timestamp > now - idempotencyRetention else { return nil }
         guard head.commandFingerprint == fingerprint else {
             throw CommerceError(.idempotencyKeyReused, "idempotency key \(key.debugDescription) was used for a different command")
         }
         let recorded = try records.map { RecordedEvent(position: $0.position, timestamp: $0.timestamp, event: try $0.commerceEvent()) }
         return CommandOutcome(result: try handler.answer(to: recorded), replayed: true, firstPosition: first, eventCount: records.count)
+    }
+
+    /// Removes up to `limit` keys older than the retention: one log record names them (so a
+    /// rebuild removes the same), folded like any other. Returns how many it removed.
+    private func expireIdempotencyKeys(limit: Int, appender: inout EventLog.Appender, tables: ViewTables, views v: Transaction) throws -> Int {
+        let now = clock.now()
+        let keys = try tables.idempotency.expired(through: now - idempotencyRetention, limit: limit, in: v)
+        guard !keys.isEmpty else { return 0 }
+        let metadata = AppendMetadata(timestamp: now, commandId: commandIds.next(), idempotencyKey: nil, commandFingerprint: nil)
+        for record in try appender.append([IdempotencyIndex.expiryRecord(keys)], metadata: metadata) {
+            let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: try record.commerceEvent())
+            try fold.applyToProjectionsAndKeys(recorded, record: record, to: tables, in: v)
+        }
+        return keys.count
     }
 
     /// The issuance processor: decides queued coupon requests strictly in log order, then moves

@@ -7,16 +7,110 @@ import LMDB
 /// A view like any other: the key and the command's fingerprint travel in the log's envelope, so
 /// a rebuilt index still recognises every retry, and a replay renders its answer from the events
 /// at that position. A command refused without an event leaves no key: its retry is decided again.
+///
+/// Keys are kept for a retention measured from their command's time (`LedgerConfiguration`):
+/// an older key counts as unused, whether or not its row is still here. Rows are removed by an
+/// expiry record in the log (`IdempotencyKeysExpired`, written by `expire` jobs) naming the keys,
+/// so that a rebuild removes exactly what the live index removed. To find old keys without a scan
+/// of the index, every key also has a row by time: `[0x00][time, big-endian][key]` → position
+/// (keys are printable ASCII, so no key starts with 0x00).
 struct IdempotencyIndex: Sendable {
     let database: Database
+
+    static let expiryType = "IdempotencyKeysExpired"
+    static let expiryStream = "ledger"
+    static let expirySchemaVersion: UInt16 = 1
+    static let byTimeTag: UInt8 = 0
+
+    /// A key that may be printed and stored: 1 to 255 printable ASCII characters.
+    static func isValid(_ key: String) -> Bool {
+        !key.isEmpty && key.utf8.count <= 255 && key.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
 
     func firstPosition(of key: String, in txn: Transaction) throws -> UInt64? {
         try txn.withValue(database, Array(key.utf8)) { Keys.readUInt64($0) }.flatMap { $0 }
     }
 
-    /// The fold: the first event of a keyed command indexes its key.
+    /// The fold: the first event of a keyed command indexes its key; an expiry record removes
+    /// the keys it names.
     func add<Rows: RowWriter>(_ record: EventRecord, in rows: Rows) throws {
+        if record.type == Self.expiryType, record.stream == Self.expiryStream {
+            return try remove(try Self.expiredKeys(in: record), in: rows)
+        }
         guard let key = record.idempotencyKey, record.commandFingerprint != nil else { return }
-        try rows.put(database, Array(key.utf8), Keys.uint64(record.position))
+        let position = Keys.uint64(record.position)
+        try rows.put(database, Array(key.utf8), position)
+        try rows.put(database, Self.byTimeKey(record.timestamp, key), position)
+    }
+
+    /// A key whose command is older than the retention.
+    struct Expired: Equatable, Sendable {
+        let key: String
+        let timestamp: Int64
+        let position: UInt64
+    }
+
+    /// Up to `limit` keys whose command was at `cutoff` or earlier, oldest first.
+    func expired(through cutoff: Int64, limit: Int, in txn: Transaction) throws -> [Expired] {
+        let cursor = try txn.cursor(database)
+        var out: [Expired] = []
+        var entry = try cursor.seek(atOrAfter: [Self.byTimeTag])
+        while let e = entry, out.count < limit, e.key.count > 9, e.key[0] == Self.byTimeTag {
+            let timestamp = Int64(bitPattern: Self.bigEndian(e.key[1..<9]) ?? 0)
+            guard timestamp <= cutoff, let position = Self.bigEndian(e.value) else { break }
+            out.append(Expired(key: String(decoding: e.key[9...], as: UTF8.self), timestamp: timestamp, position: position))
+            entry = try cursor.next()
+        }
+        return out
+    }
+
+    /// The log record that removes `keys`.
+    static func expiryRecord(_ keys: [Expired]) -> NewEvent {
+        var w = BinaryWriter(capacity: keys.count * 48)
+        w.write(varint: UInt64(keys.count))
+        for k in keys {
+            w.write(varint: k.position)
+            w.write(varint: k.timestamp)
+            w.write(string: k.key)
+        }
+        return NewEvent(stream: expiryStream, type: expiryType, schemaVersion: expirySchemaVersion, payload: w.bytes)
+    }
+
+    static func expiredKeys(in record: EventRecord) throws -> [Expired] {
+        try record.payload.decode { r in
+            let count = try r.readVarUInt()
+            var out: [Expired] = []
+            for _ in 0..<count {
+                let position = try r.readVarUInt()
+                let timestamp = try r.readVarInt()
+                out.append(Expired(key: try r.readString(), timestamp: timestamp, position: position))
+            }
+            return out
+        }
+    }
+
+    /// Removes each key's row by time, and its row by key unless a later command (after the
+    /// key had expired) took the key over.
+    private func remove<Rows: RowWriter>(_ keys: [Expired], in rows: Rows) throws {
+        for k in keys {
+            try rows.delete(database, Self.byTimeKey(k.timestamp, k.key))
+            let byKey = Array(k.key.utf8)
+            if let current = try rows.get(database, byKey), Self.bigEndian(current[...]) == k.position {
+                try rows.delete(database, byKey)
+            }
+        }
+    }
+
+    static func bigEndian(_ bytes: some Collection<UInt8>) -> UInt64? {
+        guard bytes.count == 8 else { return nil }
+        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    static func byTimeKey(_ timestamp: Int64, _ key: String) -> [UInt8] {
+        var out: [UInt8] = [byTimeTag]
+        out.reserveCapacity(9 + key.utf8.count)
+        withUnsafeBytes(of: UInt64(bitPattern: timestamp).bigEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: key.utf8)
+        return out
     }
 }

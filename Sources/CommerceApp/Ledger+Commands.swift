@@ -39,6 +39,19 @@ extension Ledger {
         }
     }
 
+    /// Removes idempotency keys older than the retention, `limit` per log record, until none is
+    /// left. Returns how many were removed.
+    @discardableResult
+    public func expireIdempotencyKeys(limit: Int = 1_000) throws -> Int {
+        var removed = 0
+        while true {
+            let job = WriterJob(.expireIdempotencyKeys(limit: limit))
+            try executeMapped([job])
+            guard case let .expired(n)? = try job.outcome?.get(), n > 0 else { return removed }
+            removed += n
+        }
+    }
+
     /// A group commit, with storage failures turned into `LedgerError`: a full map at its
     /// maximum or a full disk is `storeFull` (retry later), anything else `storeFailure`.
     func executeMapped(_ jobs: [WriterJob]) throws {

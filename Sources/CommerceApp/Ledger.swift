@@ -76,7 +76,8 @@ public final class Ledger: Sendable {
             (views, recovery) = try opening.openShared()
         }
         executor = CommandExecutor(log: log, views: views, fold: fold, rules: configuration.rules, clock: clock,
-                                   readOnly: readOnly, afterLogCommit: configuration.afterLogCommit)
+                                   readOnly: readOnly, idempotencyRetention: configuration.idempotencyRetention,
+                                   afterLogCommit: configuration.afterLogCommit)
     }
 
     deinit {

@@ -17,6 +17,10 @@ public struct LedgerConfiguration: Sendable {
     /// with another is refused, unless `applyTimeZone`: then the new zone is recorded and the
     /// views are folded anew in it.
     public var timeZone: String?
+    /// How long an idempotency key is remembered, in milliseconds from its command's time: a
+    /// retry within it gets the first answer; after it, the key counts as unused.
+    public var idempotencyRetention: Int64 = LedgerConfiguration.defaultIdempotencyRetention
+    public static let defaultIdempotencyRetention: Int64 = 7 * 86_400_000
     public var applyTimeZone: Bool = false
     /// Called while the views are being rebuilt or caught up at open, with events done and total.
     public var recoveryProgress: (@Sendable (_ done: Int, _ total: UInt64) -> Void)?

@@ -52,7 +52,7 @@ public final class LedgerWriter: @unchecked Sendable {
     public func submit(_ command: CommerceCommand, idempotencyKey: String? = nil) async throws -> CommandOutcome {
         switch try await enqueue(.command(command, idempotencyKey: idempotencyKey)) {
         case let .command(outcome): return outcome
-        case .processed: throw LedgerError.storeFailure("unexpected outcome")
+        case .processed, .expired: throw LedgerError.storeFailure("unexpected outcome")
         }
     }
 
@@ -61,7 +61,16 @@ public final class LedgerWriter: @unchecked Sendable {
     public func processIssueRequests(through: UInt64) async throws -> Int {
         switch try await enqueue(.processIssueRequests(through: through)) {
         case let .processed(n): return n
-        case .command: return 0
+        case .command, .expired: return 0
+        }
+    }
+
+    /// Removes up to `limit` idempotency keys older than the retention; returns how many.
+    @discardableResult
+    public func expireIdempotencyKeys(limit: Int = 1_000) async throws -> Int {
+        switch try await enqueue(.expireIdempotencyKeys(limit: limit)) {
+        case let .expired(n): return n
+        case .command, .processed: return 0
         }
     }
 

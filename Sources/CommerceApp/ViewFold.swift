@@ -13,7 +13,7 @@ struct ViewFold: Sendable {
 
     /// Bumped whenever a view row's encoding changes, so that views written by another build are
     /// rebuilt rather than misread.
-    static let format = 1
+    static let format = 2
 
     static func signature(timeZone: String) -> String { "format \(format), days in \(timeZone)" }
 

@@ -16,11 +16,14 @@ final class WriterJob: @unchecked Sendable {
         case command(CommerceCommand, idempotencyKey: String?)
         /// Run the coupon issuance processor over requests logged up to `through`.
         case processIssueRequests(through: UInt64)
+        /// Remove up to `limit` idempotency keys older than the retention (one log record).
+        case expireIdempotencyKeys(limit: Int)
     }
 
     enum Output {
         case command(CommandOutcome)
         case processed(requests: Int)
+        case expired(keys: Int)
     }
 
     let kind: Kind

@@ -30,7 +30,11 @@ public struct LedgerOptions: ParsableArguments {
     @Option(help: "Largest balance a charge may leave, in won (env COMMERCE_MAX_BALANCE).")
     var maxBalance: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "") ?? 10_000_000
 
+    @Option(help: "Hours an idempotency key is remembered from its command's time; a retry after that is a new command (env COMMERCE_IDEMPOTENCY_RETENTION_HOURS).")
+    var idempotencyRetentionHours: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_IDEMPOTENCY_RETENTION_HOURS"] ?? "") ?? 168
+
     public func validate() throws {
+        guard (1...87_600).contains(idempotencyRetentionHours) else { throw ValidationError("--idempotency-retention-hours must be 1 to 87600") }
         guard mapSizeMb >= 1, maxMapSizeMb >= mapSizeMb else { throw ValidationError("--map-size-mb must be ≥ 1 and ≤ --max-map-size-mb") }
         if let timeZone, !DayCalendar.isValid(timeZoneIdentifier: timeZone) { throw ValidationError("unknown time zone \(timeZone)") }
         guard minCharge >= 1, maxBalance >= minCharge else { throw ValidationError("--min-charge must be ≥ 1 and ≤ --max-balance") }
@@ -45,6 +49,7 @@ public struct LedgerOptions: ParsableArguments {
             environment: .init(mapSize: mapSizeMb << 20, maxMapSize: maxMapSizeMb << 20),
             rules: rules, readOnly: readOnly)
         configuration.timeZone = timeZone
+        configuration.idempotencyRetention = idempotencyRetentionHours * 3_600_000
         return configuration
     }
 

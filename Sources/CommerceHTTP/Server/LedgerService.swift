@@ -2,8 +2,8 @@ import CommerceApp
 import Logging
 import ServiceLifecycle
 
-/// Runs the writer, the coupon issuance processor, the outbox relay and the views' background
-/// checkpoint for the server's lifetime. On graceful shutdown (after the HTTP server has stopped
+/// Runs the writer, the coupon issuance processor, the outbox relay, the views' background
+/// checkpoint and the expiry of old idempotency keys for the server's lifetime. On graceful shutdown (after the HTTP server has stopped
 /// taking requests) it answers every queued command, stops the others and syncs the views.
 public struct LedgerService: Service {
     let writer: LedgerWriter
@@ -11,11 +11,14 @@ public struct LedgerService: Service {
     let logger: Logger
 
     let checkpointInterval: Duration
+    let keyExpiryInterval: Duration
 
-    public init(writer: LedgerWriter, relay: DataPlatformRelay? = nil, checkpointInterval: Duration = .seconds(1), logger: Logger) {
+    public init(writer: LedgerWriter, relay: DataPlatformRelay? = nil, checkpointInterval: Duration = .seconds(1),
+                keyExpiryInterval: Duration = .seconds(60), logger: Logger) {
         self.writer = writer
         self.relay = relay
         self.checkpointInterval = checkpointInterval
+        self.keyExpiryInterval = keyExpiryInterval
         self.logger = logger
     }
 
@@ -32,7 +35,23 @@ public struct LedgerService: Service {
                 do { try ledger.checkpointViews() } catch { logger.warning("views checkpoint failed: \(error)") }
             }
         }
+        // Keys past their retention no longer answer retries; this takes their rows away, a
+        // thousand per log record (a short hold of the writer each).
+        let expiring = Task { [writer, keyExpiryInterval, logger] in
+            while !Task.isCancelled {
+                do {
+                    while try await writer.expireIdempotencyKeys() > 0, !Task.isCancelled {}
+                } catch LedgerError.readOnly {
+                    return
+                } catch {
+                    logger.warning("expiring idempotency keys failed: \(error)")
+                }
+                try? await Task.sleep(for: keyExpiryInterval)
+            }
+        }
         try? await gracefulShutdown()
+        expiring.cancel()
+        _ = await expiring.value
         processor.cancel()
         relaying?.cancel()
         checkpointing.cancel()
