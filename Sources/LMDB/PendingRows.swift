@@ -109,21 +109,25 @@ final class PendingRows {
     /// and the earlier ones are marked replaced.
     private func buildIndex() -> KeyIndex {
         let index = KeyIndex(capacityFor: state.pointee.rows, seed: seed)
-        state.pointee.arena.forEach { row in
-            guard Record.flags(row) & Record.superseded == 0 else { return }
-            let k = Record.keyBytes(row)
-            let hash = index.hash(k)
-            let (earlier, slot) = index.find(k, hash: hash)
-            if let earlier {
-                Record.setFlags(earlier, Record.flags(earlier) | Record.superseded)
-                state.pointee.rows -= 1
-                index.replace(at: slot, with: row)
-            } else {
-                index.insert(row, hash: hash, at: slot)
-            }
-        }
+        state.pointee.arena.forEach { row in self.index(row, in: index) }
         state.pointee.index = index
         return index
+    }
+
+    /// Enters `row` into `index`: a row of a key already there replaces it, marked superseded.
+    @inline(__always)
+    private func index(_ row: UnsafeMutableRawPointer, in index: KeyIndex) {
+        guard Record.flags(row) & Record.superseded == 0 else { return }
+        let k = Record.keyBytes(row)
+        let hash = index.hash(k)
+        let (earlier, slot) = index.find(k, hash: hash)
+        if let earlier {
+            Record.setFlags(earlier, Record.flags(earlier) | Record.superseded)
+            state.pointee.rows -= 1
+            index.replace(at: slot, with: row)
+        } else {
+            index.insert(row, hash: hash, at: slot)
+        }
     }
 
     /// Takes over `other`'s rows (of the same database), after this one's own.
@@ -142,17 +146,7 @@ final class PendingRows {
             while at < block.used {
                 let row = block.base + at
                 at += Record.size(row)
-                guard Record.flags(row) & Record.superseded == 0 else { continue }
-                let k = Record.keyBytes(row)
-                let hash = index.hash(k)
-                let (earlier, slot) = index.find(k, hash: hash)
-                if let earlier {
-                    Record.setFlags(earlier, Record.flags(earlier) | Record.superseded)
-                    state.pointee.rows -= 1
-                    index.replace(at: slot, with: row)
-                } else {
-                    index.insert(row, hash: hash, at: slot)
-                }
+                self.index(row, in: index)
             }
         }
     }
