@@ -15,7 +15,10 @@ struct ViewFold: Sendable {
     /// rebuilt rather than misread.
     static let format = 2
 
-    static func signature(timeZone: String) -> String { "format \(format), days in \(timeZone)" }
+    /// Coupon rows embed a `CouponDefined` in its current schema: a new schema changes the rows too.
+    static func signature(timeZone: String) -> String {
+        "format \(format), coupon schema \(CouponDefined.schemaVersion), days in \(timeZone)"
+    }
 
     /// Which views a fold writes: all, or those a named rebuild chose.
     struct Selection: Sendable {

@@ -99,6 +99,41 @@ func seededLedger() throws -> ScratchDirectory {
     }
 }
 
+extension RebuildToolTests {
+    /// Two rebuilds of the same ledger at once, beside a writing server: one waits for nothing and
+    /// runs, the other either runs after it or is refused with one line; never do they swap each
+    /// other's tables away, and the views end equal to a fold from scratch.
+    @Test func twoRebuildsAndAWriterAtOnce() async throws {
+        let dir = try seededLedger()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        let load = Task {
+            var ok = 0
+            for user in 100..<300 {
+                if try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#).status == 200 { ok += 1 }
+            }
+            return ok
+        }
+        let rebuilds = [Task.detached { try run("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"]) },
+                        Task.detached { try run("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"]) }]
+        var succeeded = 0
+        for rebuild in rebuilds {
+            let result = try await rebuild.value
+            if result.status == 0 {
+                succeeded += 1
+            } else {
+                #expect(result.stderrLines.count == 1 && result.stderr.contains("another rebuild"), "\(result.stderr)")
+            }
+        }
+        #expect(succeeded >= 1)
+        #expect(try await load.value == 200)
+        for user in [100, 199, 299] {
+            #expect(try await server.call("GET", "/users/\(user)/points").json["balance"] == .int(10_000))
+        }
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
+    }
+}
+
 @Suite struct LogToolTests {
     @Test func tailShowStreamAndFilters() throws {
         let dir = try seededLedger()
