@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
-            resources: [.copy("Resources/openapi.yaml")],
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/dashboard.html"), .copy("Resources/dashboard.js"), .copy("Resources/dashboard.css")],
             swiftSettings: optimized
         ),
         .target(

@@ -44,6 +44,12 @@ extension Ledger {
 
     /// Every event after `position`, then each new one as it is committed (by this process at once,
     /// by another within `pollInterval`).
+    /// Returns once this process committed past `position`, or after `timeout` (another process's
+    /// appends are only seen by looking again).
+    public func waitForHead(above position: UInt64, timeout: Duration) async {
+        await log.notifier.wait(above: position, timeout: timeout)
+    }
+
     public func subscribe(after position: UInt64, pollInterval: Duration = .milliseconds(50)) -> EventLog.Subscription {
         log.subscribe(after: position, pollInterval: pollInterval)
     }

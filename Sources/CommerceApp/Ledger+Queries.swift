@@ -30,6 +30,10 @@ extension Ledger {
         try view { try $0.coupon(id) }
     }
 
+    public func coupons(after: Int64 = 0, limit: Int = 20) throws -> (items: [CouponRecord], next: Int64?) {
+        try view { try $0.coupons(after: after, limit: limit) }
+    }
+
     /// A user's coupons with their status as of the clock's now, optionally only one status.
     public func userCoupons(of user: Int64, status: UserCouponStatus? = nil) throws -> [(record: UserCouponRecord, coupon: CouponRecord?, status: UserCouponStatus)] {
         let now = clock.now()

@@ -28,11 +28,20 @@ struct Serve: AsyncParsableCommand {
     var bodyTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_BODY_TIMEOUT"] ?? "") ?? 30
     @Option(name: .customLong("check-log"), help: "Check every record's checksum before serving (about 1 s per million events); false skips it.")
     var checkLog = true
+    @Option(help: "Seconds between heartbeat comments on GET /events/stream (env COMMERCE_STREAM_HEARTBEAT).")
+    var streamHeartbeat: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_STREAM_HEARTBEAT"] ?? "") ?? 15
+    @Option(help: "Seconds an event-stream client may leave a write unread before it is disconnected (env COMMERCE_STREAM_WRITE_TIMEOUT).")
+    var streamWriteTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_STREAM_WRITE_TIMEOUT"] ?? "") ?? 10
+    @Option(help: "Events an event-stream client may fall behind the head before it is told where to resume and disconnected (env COMMERCE_STREAM_MAX_LAG).")
+    var streamMaxLag: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_STREAM_MAX_LAG"] ?? "") ?? 10_000
     @Flag(help: .hidden) var benchBaseline = false
 
     func validate() throws {
         guard readTimeout > 0, readTimeout <= 3_600, bodyTimeout > 0, bodyTimeout <= 3_600 else {
             throw ValidationError("--read-timeout and --body-timeout must be between 0 and 3600 seconds")
+        }
+        guard streamHeartbeat > 0, streamHeartbeat <= 3_600, streamWriteTimeout > 0, streamWriteTimeout <= 3_600, streamMaxLag >= 1 else {
+            throw ValidationError("--stream-heartbeat and --stream-write-timeout must be between 0 and 3600 seconds, --stream-max-lag at least 1")
         }
     }
 
@@ -65,7 +74,10 @@ struct Serve: AsyncParsableCommand {
         // Libraries that report through swift-metrics land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let writer = LedgerWriter(ledger: opened)
-        let api = APIServer(ledger: opened, writer: writer, adminToken: adminToken, metrics: metrics)
+        var api = APIServer(ledger: opened, writer: writer, adminToken: adminToken, metrics: metrics)
+        api.eventStream.heartbeat = .milliseconds(Int64(streamHeartbeat * 1000))
+        api.eventStream.writeTimeout = .milliseconds(Int64(streamWriteTimeout * 1000))
+        api.eventStream.maxLag = UInt64(streamMaxLag)
         if api.adminToken == nil {
             logger.warning("no admin token configured: admin routes accept calls from loopback only (set --admin-token or COMMERCE_ADMIN_TOKEN)")
         }

@@ -104,6 +104,13 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     private let lock = NSLock()
+    /// The server's resident memory (VmRSS), in bytes.
+    var residentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
     private func append(_ s: String) { lock.lock(); log += s; lock.unlock() }
     var output_: String { lock.lock(); defer { lock.unlock() }; return log }
 

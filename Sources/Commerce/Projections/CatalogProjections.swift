@@ -34,6 +34,7 @@ public struct CouponProjection: Projection {
             guard let bytes = try store.get(.coupons, Key.id(i.couponId)) else { return }
             var record = try CouponRecord.decode(bytes)
             record.issuedQuantity += 1
+            if record.remaining <= 0, record.soldOutAt == nil { record.soldOutAt = e.timestamp }
             try store.put(.coupons, Key.id(i.couponId), record.encoded())
         default: return
         }

@@ -51,6 +51,21 @@ public struct CommerceViews<S: ProjectionStore> {
         try store.get(.coupons, Key.id(id)).map(CouponRecord.decode)
     }
 
+    /// Coupons by id ascending, after `after`.
+    public func coupons(after: Int64, limit: Int) throws -> (items: [CouponRecord], next: Int64?) {
+        var items: [CouponRecord] = []
+        var next: Int64?
+        try store.scan(.coupons, from: Key.id(after + 1), reverse: false) { _, value in
+            if items.count == limit {
+                next = items.last?.id
+                return false
+            }
+            items.append(try CouponRecord.decode(value))
+            return true
+        }
+        return (items, next)
+    }
+
     public func userCoupon(user: Int64, coupon: Int64) throws -> UserCouponRecord? {
         try store.get(.userCoupons, Key.ids(user, coupon)).map(UserCouponRecord.decode)
     }

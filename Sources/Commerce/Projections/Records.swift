@@ -31,19 +31,29 @@ public struct ProductRecord: Sendable, Equatable {
 public struct CouponRecord: Sendable, Equatable {
     public let definition: CouponDefined
     public var issuedQuantity: Int64
+    /// When the last coupon was issued, once none is left.
+    public var soldOutAt: Timestamp?
     public var id: Int64 { definition.couponId }
+
+    public init(definition: CouponDefined, issuedQuantity: Int64, soldOutAt: Timestamp? = nil) {
+        self.definition = definition
+        self.issuedQuantity = issuedQuantity
+        self.soldOutAt = soldOutAt
+    }
     public var remaining: Int64 { definition.totalQuantity - issuedQuantity }
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 64)
         definition.encode(into: &w)
         w.write(varint: issuedQuantity)
+        w.write(optional: soldOutAt) { $0.write(varint: $1) }
         return w.bytes
     }
 
     static func decode(_ bytes: [UInt8]) throws -> CouponRecord {
         try bytes.decode { r in
-            CouponRecord(definition: try CouponDefined.decode(schemaVersion: CouponDefined.schemaVersion, from: &r), issuedQuantity: try r.readVarInt())
+            CouponRecord(definition: try CouponDefined.decode(schemaVersion: CouponDefined.schemaVersion, from: &r), issuedQuantity: try r.readVarInt(),
+                         soldOutAt: try r.readOptional { try $0.readVarInt() })
         }
     }
 }

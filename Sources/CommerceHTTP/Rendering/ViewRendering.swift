@@ -21,7 +21,7 @@ public struct ViewRendering: Sendable {
         var fields: [(String, JSONValue)] = [
             ("id", .int(d.couponId)), ("name", .string(d.name)), ("discount", d.discount.json),
             ("totalQuantity", .int(d.totalQuantity)), ("issuedQuantity", .int(c.issuedQuantity)), ("remaining", .int(c.remaining)),
-            ("issueStartsAt", time(d.issueStartsAt)), ("issueEndsAt", time(d.issueEndsAt)),
+            ("issueStartsAt", time(d.issueStartsAt)), ("issueEndsAt", time(d.issueEndsAt)), ("soldOutAt", time(c.soldOutAt)),
         ]
         switch d.validity {
         case let .days(n): fields += [("validDays", .int(n)), ("validUntil", .null)]

@@ -10,6 +10,13 @@ extension APIServer {
             return try await answer(.defineCoupon(try Self.couponDefinition(body, maxNameLength: ledger.configuration.rules.maxNameLength)), request)
         }
 
+        router.get("/coupons") { request, _ in
+            let limit = try RequestInput.limit(request)
+            let after = try RequestInput.query(request, "after", in: 0...Int64.max) ?? 0
+            let page = after == .max ? (items: [], next: nil) : try ledger.coupons(after: after, limit: limit)
+            return JSONResponse.make(.ok, .object([("items", .array(page.items.map(render.coupon))), ("next", .optional(page.next))]))
+        }
+
         router.get("/coupons/:couponId") { _, context in
             let id = try RequestInput.id(context, "couponId")
             guard let coupon = try ledger.coupon(id) else { throw CommerceError(.couponNotFound, "coupon \(id) does not exist") }

@@ -7,7 +7,8 @@ extension APIServer {
     func addSystemRoutes(to router: Router<CommerceRequestContext>) {
         router.get("/health") { _, _ in
             let head = try ledger.head()
-            return JSONResponse.make(.ok, .object([("status", .string("ok")), ("head", .int(Int64(head)))]))
+            return JSONResponse.make(.ok, .object([("status", .string("ok")), ("head", .int(Int64(head))),
+                                                   ("timeZone", .string(ledger.timeZoneIdentifier))]))
         }
 
         router.get("/metrics") { _, _ in

@@ -12,6 +12,8 @@ public final class APIMetrics: Sendable {
     private let head: Gauge
     private let counters = Mutex<[String: Counter]>([:])
     private let requestDuration: DurationHistogram
+    private let streamClientCount: Gauge
+    private let streamClientsNow = Atomic<Int>(0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -25,6 +27,13 @@ public final class APIMetrics: Sendable {
         requestDuration = registry.makeDurationHistogram(
             descriptor: Self.name("http_request", "seconds", "Time to answer an HTTP request"),
             buckets: [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100)])
+        streamClientCount = registry.makeGauge(descriptor: Self.name("event_stream", "clients", "Clients connected to GET /events/stream"))
+    }
+
+    /// A client of the event stream came (+1) or went (-1).
+    func streamClients(_ change: Int) {
+        let now = streamClientsNow.add(change, ordering: .relaxed).newValue
+        streamClientCount.set(Int64(now))
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

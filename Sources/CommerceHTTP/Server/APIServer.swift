@@ -15,6 +15,8 @@ public struct APIServer: Sendable {
     /// Admin routes need `Authorization: Bearer <token>`; with none, only loopback callers are admitted.
     public let adminToken: String?
     public let metrics: APIMetrics
+    /// How `GET /events/stream` treats its clients.
+    public var eventStream = EventStreamSettings()
     let render: ViewRendering
 
     public init(ledger: Ledger, writer: LedgerWriter, adminToken: String?, metrics: APIMetrics = APIMetrics()) {
@@ -46,6 +48,8 @@ public struct APIServer: Sendable {
         addProductRoutes(to: router)
         addCouponRoutes(to: router)
         addOrderRoutes(to: router)
+        addEventStreamRoute(to: router)
+        addDashboardRoutes(to: router)
         addEventRoutes(to: router)
         methods.load(router.routes.map { ("\($0.path)", $0.method.rawValue) })
         return router

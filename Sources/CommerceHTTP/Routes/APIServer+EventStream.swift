@@ -1,0 +1,162 @@
+import CommerceApp
+import EventLog
+import Hummingbird
+import LedgerJSON
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// How `GET /events/stream` treats its clients.
+public struct EventStreamSettings: Sendable {
+    /// A comment line this often keeps idle connections (and proxies) open.
+    public var heartbeat: Duration = .seconds(15)
+    /// A client further behind the head than this is told where to resume and disconnected.
+    public var maxLag: UInt64 = 10_000
+    /// A client that takes longer than this to accept a write (it stopped reading) is disconnected.
+    public var writeTimeout: Duration = .seconds(10)
+    /// Events read from the log at a time for one client.
+    public var page = 256
+
+    public init() {}
+}
+
+extension APIServer {
+    /// The log as Server-Sent Events. Each client reads the log at its own pace, in read
+    /// transactions of its own, and only when its connection has taken the previous page: a slow
+    /// client falls behind (and is cut off past `maxLag`), a stalled one is disconnected after
+    /// `writeTimeout`; neither holds up the writer or other clients, nor grows the server's memory.
+    func addEventStreamRoute(to router: Router<CommerceRequestContext>) {
+        router.get("/events/stream") { request, context in
+            var filter = EventLog.Filter()
+            if let stream = request.uri.queryParameters.get("stream") { filter.stream = String(stream) }
+            if let type = request.uri.queryParameters.get("type") { filter.types = [String(type)] }
+            let start = try Self.streamStart(request) ?? ledger.head()
+            let events = EventStream(ledger: ledger, render: render, settings: eventStream, metrics: metrics,
+                                     channel: context.channel, start: start, filter: filter)
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                            body: ResponseBody(asyncSequence: events))
+        }
+    }
+
+    /// `Last-Event-ID` (a browser reconnecting) wins over `after`; nil when neither is given.
+    static func streamStart(_ request: Request) throws -> UInt64? {
+        if let id = request.headers[.init("Last-Event-ID")!] {
+            guard let position = UInt64(id), position <= UInt64(Int64.max) else {
+                throw APIError.invalid("Last-Event-ID must be a log position (a non-negative integer)")
+            }
+            return position
+        }
+        return try RequestInput.query(request, "after", in: 0...Int64.max).map(UInt64.init)
+    }
+}
+
+/// One client's event stream: pulled by the HTTP server a chunk at a time, as the connection
+/// takes them.
+struct EventStream: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let ledger: Ledger
+    let render: ViewRendering
+    let settings: EventStreamSettings
+    let metrics: APIMetrics
+    let channel: any Channel
+    let start: UInt64
+    let filter: EventLog.Filter
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(stream: self)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let stream: EventStream
+        var position: UInt64
+        var lastWrite = ContinuousClock.now
+        var started = false
+        var finished = false
+        let watchdog: Watchdog
+
+        init(stream: EventStream) {
+            self.stream = stream
+            position = stream.start
+            watchdog = Watchdog(channel: stream.channel, timeout: stream.settings.writeTimeout, metrics: stream.metrics)
+        }
+
+        mutating func next() async throws -> ByteBuffer? {
+            watchdog.pulled()
+            defer { watchdog.handedOver() }
+            guard !finished else { return nil }
+            if !started {
+                started = true
+                // Browsers reconnect after `retry` milliseconds, sending the last id they saw.
+                return ByteBuffer(string: "retry: 1000\n: events after \(position)\n\n")
+            }
+            let settings = stream.settings
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let head = try stream.ledger.head()
+                if head > position, head - position > settings.maxLag {
+                    finished = true
+                    return ByteBuffer(string: "event: resume\ndata: {\"after\":\(position)}\n\n")
+                }
+                let records = head > position ? try stream.ledger.events(after: position, through: head, limit: settings.page, filter: stream.filter) : []
+                // A short page reached the head (whatever the filter kept); a full one may have more.
+                position = records.count < settings.page ? head : records.last?.position ?? head
+                if !records.isEmpty {
+                    var out = ByteBuffer()
+                    for record in records {
+                        out.writeString("id: \(record.position)\nevent: \(record.type)\ndata: ")
+                        out.writeString(stream.render.event(record).render())
+                        out.writeString("\n\n")
+                    }
+                    lastWrite = .now
+                    return out
+                }
+                if ContinuousClock.now - lastWrite >= settings.heartbeat {
+                    lastWrite = .now
+                    return ByteBuffer(string: ": heartbeat\n\n")
+                }
+                await stream.ledger.waitForHead(above: head, timeout: Swift.min(settings.heartbeat, Duration.seconds(1)))
+            }
+            finished = true
+            return nil
+        }
+    }
+
+    /// Closes the connection when the server has held a chunk for longer than `timeout` without
+    /// asking for the next: the client stopped reading. Counts the stream's client meanwhile.
+    final class Watchdog: Sendable {
+        /// When the chunk being written was handed over (nil while the server is asking for the
+        /// next one), and whether the stream is over.
+        private final class Pulse: Sendable {
+            let state = Mutex<(handedAt: ContinuousClock.Instant?, done: Bool)>((nil, false))
+        }
+        private let pulse = Pulse()
+        private let task: Task<Void, Never>
+
+        init(channel: any Channel, timeout: Duration, metrics: APIMetrics) {
+            metrics.streamClients(+1)
+            task = Task { [pulse] in
+                defer { metrics.streamClients(-1) }
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Swift.min(timeout, Duration.seconds(1)))
+                    let (stalled, done) = pulse.state.withLock { s in (s.handedAt.map { ContinuousClock.now - $0 > timeout } ?? false, s.done) }
+                    if done { return }
+                    if stalled {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    // Gone on its own (the client closed, the server stopped): nothing to watch.
+                    if !channel.isActive { return }
+                }
+            }
+        }
+
+        /// The server asks for the next chunk: the last one was written.
+        func pulled() { pulse.state.withLock { $0.handedAt = nil } }
+        /// A chunk was handed to the server to write.
+        func handedOver() { pulse.state.withLock { $0.handedAt = .now } }
+
+        deinit {
+            pulse.state.withLock { $0.done = true }
+            task.cancel()
+        }
+    }
+}

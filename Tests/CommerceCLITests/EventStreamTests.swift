@@ -1,0 +1,130 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LedgerJSON
+import Testing
+
+/// `GET /events/stream` against a real server: reconnection by `Last-Event-ID`, filters, and a
+/// client that stops reading.
+@Suite struct EventStreamTests {
+    /// Opens the stream with `headers` and reads until `done` holds for the ids received so far.
+    func ids(_ server: ServerProcess, _ query: String, headers: String = "", timeout: TimeInterval = 10,
+             until done: ([Int]) -> Bool) throws -> (ids: [Int], text: String) {
+        let connection = try RawConnection(port: server.port)
+        connection.send("GET /events/stream\(query) HTTP/1.1\r\nHost: x\r\n\(headers)\r\n")
+        var text = ""
+        let deadline = Date().addingTimeInterval(timeout)
+        var received: [Int] = []
+        while Date() < deadline {
+            let (chunk, closed) = connection.receive(timeout: 0.2)
+            text += chunk
+            received = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n").compactMap { $0.hasPrefix("id: ") ? Int($0.dropFirst(4)) : nil }
+            if done(received) || closed { break }
+        }
+        return (received, text)
+    }
+
+    @Test func aReconnectWithLastEventIDGetsEveryLaterEventOnce() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path, extra: ["--stream-heartbeat", "0.2"])
+        defer { server.stop() }
+        for user in 1...5 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
+        let first = try ids(server, "?after=0") { $0.count >= 5 }
+        #expect(first.ids == [1, 2, 3, 4, 5])
+        #expect(first.text.hasPrefix("HTTP/1.1 200"))
+        #expect(first.text.lowercased().contains("content-type: text/event-stream"))
+        #expect(first.text.contains("event: PointCharged"))
+        for user in 6...10 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
+        // A browser reconnecting sends the last id it saw; it wins over the URL's `after`.
+        let again = try ids(server, "?after=0", headers: "Last-Event-ID: 3\r\n") { $0.last == 10 }
+        #expect(again.ids == Array(4...10))
+        // Nothing new: heartbeats keep the connection alive.
+        let idle = try ids(server, "", timeout: 1) { _ in false }
+        #expect(idle.ids.isEmpty && idle.text.contains(": heartbeat"))
+        let bad = try ids(server, "", headers: "Last-Event-ID: x\r\n", timeout: 2) { _ in false }
+        #expect(bad.text.hasPrefix("HTTP/1.1 400") && bad.text.contains("INVALID_INPUT"))
+    }
+
+    @Test func filtersAndLiveEventsArriveInLogOrder() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        #expect(try await server.call("POST", "/admin/coupons", #"{"name":"Few","discount":{"type":"FIXED","amount":1000},"totalQuantity":3,"issueStartsAt":"2020-01-01T00:00:00Z","issueEndsAt":"2099-01-01T00:00:00Z","validDays":1}"#, admin: true).status == 201)
+        let reader = Task.detached { try ids(server, "?type=CouponIssued", timeout: 15) { $0.count >= 3 } }
+        try await Task.sleep(for: .milliseconds(300))
+        for user in 1...5 {
+            _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#)
+            _ = try await server.call("POST", "/coupons/1/issue", #"{"userId":\#(user)}"#)
+        }
+        let issued = try await reader.value
+        // Live from the head at connection: the three issues, nothing else, in order.
+        #expect(issued.ids.count == 3 && issued.ids == issued.ids.sorted())
+        #expect(!issued.text.contains("event: PointCharged") && issued.text.components(separatedBy: "event: CouponIssued").count == 4)
+    }
+
+    @Test func aClientThatStopsReadingIsDisconnectedWithoutGrowingTheServer() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path, extra: ["--stream-write-timeout", "1", "--stream-max-lag", "1000000"])
+        defer { server.stop() }
+        // About 6 MB of events (orders of three lines: six events each), more than the socket
+        // buffers on both sides can hold.
+        for name in ["A", "B", "C"] {
+            _ = try await server.call("POST", "/admin/products", #"{"name":"\#(name)","price":1000,"stock":1000000}"#, admin: true)
+        }
+        for user in 1...50 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":1000000}"#) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<16 {
+                group.addTask {
+                    for i in 0..<160 {
+                        let user = (lane * 160 + i) % 50 + 1
+                        _ = try await server.call("POST", "/orders", #"{"userId":\#(user),"items":[{"productId":1,"quantity":1},{"productId":2,"quantity":1},{"productId":3,"quantity":1}]}"#)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let before = server.residentBytes
+        let stalled = try RawConnection(port: server.port, receiveBuffer: 4_096)
+        stalled.send("GET /events/stream?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        var clients = -1
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(100))
+            clients = try await metric(server, "ledger_event_stream_clients")
+            if clients == 1 { break }
+        }
+        #expect(clients == 1)
+        // It never reads: within the write timeout (and a second of the watchdog's) it is cut.
+        for _ in 0..<60 {
+            try await Task.sleep(for: .milliseconds(100))
+            clients = try await metric(server, "ledger_event_stream_clients")
+            if clients == 0 { break }
+        }
+        #expect(clients == 0)
+        #expect(server.residentBytes - before < 64 << 20)
+        // Held open (unread) until here: the server is what closed it.
+        withExtendedLifetime(stalled) {}
+        // The rest of the server is unaffected.
+        #expect(try await server.call("GET", "/users/1/points").status == 200)
+    }
+
+    @Test func aClientTooFarBehindIsToldWhereToResume() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path, extra: ["--stream-max-lag", "5"])
+        defer { server.stop() }
+        for user in 1...8 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
+        let behind = try ids(server, "?after=1", timeout: 5) { _ in false }
+        #expect(behind.ids.isEmpty)
+        #expect(behind.text.contains("event: resume\ndata: {\"after\":1}"))
+        let close = try ids(server, "?after=4", timeout: 2) { $0.last == 8 }
+        #expect(close.ids == [5, 6, 7, 8])
+    }
+
+    func metric(_ server: ServerProcess, _ name: String) async throws -> Int {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(server.port)/metrics")!)
+        request.timeoutInterval = 10
+        let (data, _) = try await URLSession.shared.data(for: request)
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? -1
+    }
+}
