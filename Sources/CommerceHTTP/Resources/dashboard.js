@@ -18,6 +18,7 @@ const state = {
   previous: null,              // the last /metrics reading
   source: null,
   refreshTop: null, refreshCoupons: null,
+  pending: new Set(),          // issue requests seen and not yet decided
 };
 
 // ---- access -------------------------------------------------------------------------------
@@ -110,6 +111,9 @@ function receive(event) {
     for (const old of state.events.splice(maxRows)) state.seen.delete(old.position);
   }
   if (!$("pause").checked) drawEvents();
+  if (event.type === "CouponIssueRequested") state.pending.add(event.data.requestId);
+  if ((event.type === "CouponIssued" || event.type === "CouponIssueRejected") && event.data.requestId != null) state.pending.delete(event.data.requestId);
+  $("pending").textContent = number(state.pending.size);
   if (event.type.startsWith("Order")) soon("refreshTop", refreshTop);
   if (event.type.startsWith("Coupon")) soon("refreshCoupons", refreshCoupons);
 }
@@ -211,7 +215,7 @@ async function refreshCoupons() {
 // ---- metrics ------------------------------------------------------------------------------
 
 function parseMetrics(text) {
-  const out = { commands: 0, buckets: [], subscribers: [], head: 0, batches: 0 };
+  const out = { commands: 0, buckets: [], subscribers: [], lagSeconds: {}, head: 0, batches: 0 };
   for (const line of text.split("\n")) {
     if (line.startsWith("#") || !line) continue;
     const [name, value] = [line.slice(0, line.lastIndexOf(" ")), Number(line.slice(line.lastIndexOf(" ") + 1))];
@@ -219,6 +223,7 @@ function parseMetrics(text) {
     else if (name.startsWith("ledger_group_commit_seconds_bucket")) out.buckets.push([name.match(/le="([^"]+)"/)[1], value]);
     else if (name === "ledger_group_commit_seconds_count") out.batches = value;
     else if (name.startsWith("ledger_subscriber_lag_events")) out.subscribers.push([name.match(/subscriber="([^"]+)"/)[1], value]);
+    else if (name.startsWith("ledger_subscriber_lag_seconds")) out.lagSeconds[name.match(/subscriber="([^"]+)"/)[1]] = value;
     else if (name === "ledger_log_head_position") out.head = value;
   }
   return out;
@@ -271,7 +276,7 @@ async function pollMetrics() {
     state.previous = now;
     $("subscribers").tBodies[0].replaceChildren(...now.subscribers.map(([name, lag]) => {
       const row = document.createElement("tr");
-      for (const text of [name, number(lag)]) { const cell = document.createElement("td"); cell.textContent = text; row.append(cell); }
+      for (const text of [name, number(lag), (now.lagSeconds[name] || 0).toFixed(1)]) { const cell = document.createElement("td"); cell.textContent = text; row.append(cell); }
       return row;
     }));
   } catch (e) {
@@ -287,6 +292,18 @@ async function open() {
   state.head = health.head;
   $("head").textContent = number(health.head);
   $("zone").textContent = health.timeZone;
+  // Requests the issuer has not decided: those after its checkpoint (head minus its lag).
+  const metrics = parseMetrics(await (await fetch("/metrics")).text());
+  const issuerLag = (metrics.subscribers.find(([name]) => name === "coupon-issuer") || [null, 0])[1];
+  const checkpoint = Math.max(0, health.head - issuerLag);
+  for (const type of ["CouponIssueRequested", "CouponIssued", "CouponIssueRejected"]) {
+    const decided = await getJSON(`/events?type=${type}&after=${checkpoint}&limit=1000`);
+    for (const e of decided.items) {
+      if (type === "CouponIssueRequested") state.pending.add(e.data.requestId);
+      else if (e.data.requestId != null) state.pending.delete(e.data.requestId);
+    }
+  }
+  $("pending").textContent = number(state.pending.size);
   // The newest events first, then everything after them live.
   const after = Math.max(0, health.head - 50);
   const page = await getJSON("/events?after=" + after + "&limit=50");

@@ -74,6 +74,8 @@ public final class APIMetrics: Sendable {
             for s in status.subscribers {
                 registry.makeGauge(descriptor: Self.name("subscriber_lag", "events", "Events between a subscriber's checkpoint and the head"),
                                    labels: [("subscriber", s.name)]).set(Int64(s.lagEvents))
+                registry.makeGauge(descriptor: Self.name("subscriber_lag", "seconds", "Time between the event at a subscriber's checkpoint and the head's"),
+                                   labels: [("subscriber", s.name)]).set(s.lagSeconds)
             }
         }
         return registry.emitToBuffer()
