@@ -17,6 +17,8 @@ public struct APIServer: Sendable {
     public let metrics: APIMetrics
     /// How `GET /events/stream` treats its clients.
     public var eventStream = EventStreamSettings()
+    /// Recent events rendered for the event stream, shared by its clients.
+    let renderedEvents = RenderedEvents()
     let render: ViewRendering
 
     public init(ledger: Ledger, writer: LedgerWriter, adminToken: String?, metrics: APIMetrics = APIMetrics()) {

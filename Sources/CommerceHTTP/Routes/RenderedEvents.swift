@@ -1,0 +1,65 @@
+import CommerceApp
+import EventLog
+import NIOCore
+import Synchronization
+
+/// Recent events as SSE messages, shared by every client of `GET /events/stream`: an event is
+/// read from the log and rendered once, not once per client. Holds the newest `capacity` events.
+final class RenderedEvents: Sendable {
+    struct Message: Sendable {
+        let position: UInt64
+        let type: String
+        let bytes: ByteBuffer
+    }
+
+    private struct State {
+        var messages: [UInt64: Message] = [:]
+        var order: [UInt64] = []  // a ring of the positions held, oldest at `next`
+        var next = 0
+    }
+
+    private let state = Mutex(State())
+    let capacity: Int
+
+    init(capacity: Int = 16_384) {
+        self.capacity = capacity
+    }
+
+    /// The messages of every event after `after` through `through` (at most `limit` of them), in
+    /// log order, from memory where it has them and from the log otherwise.
+    func messages(after: UInt64, through: UInt64, limit: Int, ledger: Ledger, render: ViewRendering) throws -> [Message] {
+        let end = Swift.min(through, after + UInt64(limit))
+        guard end > after else { return [] }
+        var out: [Message] = []
+        out.reserveCapacity(Int(end - after))
+        var missingFrom: UInt64?
+        state.withLock { s in
+            for position in after + 1...end {
+                guard let message = s.messages[position] else { missingFrom = position; return }
+                out.append(message)
+            }
+        }
+        guard let from = missingFrom else { return out }
+        let records = try ledger.events(after: from - 1, through: end, limit: Int(end - from + 1))
+        let rendered = records.map { record -> Message in
+            var bytes = ByteBuffer()
+            bytes.writeString("id: \(record.position)\nevent: \(record.type)\ndata: ")
+            bytes.writeString(render.event(record).render())
+            bytes.writeString("\n\n")
+            return Message(position: record.position, type: record.type, bytes: bytes)
+        }
+        state.withLock { s in
+            for message in rendered where s.messages[message.position] == nil {
+                if s.order.count < capacity {
+                    s.order.append(message.position)
+                } else {
+                    s.messages[s.order[s.next]] = nil
+                    s.order[s.next] = message.position
+                    s.next = (s.next + 1) % capacity
+                }
+                s.messages[message.position] = message
+            }
+        }
+        return out + rendered
+    }
+}
