@@ -217,7 +217,7 @@ final class CommandExecutor: Sendable {
     /// rebuild removes the same), folded like any other. Returns how many it removed.
     private func expireIdempotencyKeys(limit: Int, appender: inout EventLog.Appender, tables: ViewTables, views v: Transaction) throws -> Int {
         let now = clock.now()
-        let keys = try tables.idempotency.expired(through: now - idempotencyRetention, limit: limit, in: v)
+        let keys = try tables.idempotency.expired(through: now - idempotencyRetention - IdempotencyIndex.clockSlack, limit: limit, in: v)
         guard !keys.isEmpty else { return 0 }
         let metadata = AppendMetadata(timestamp: now, commandId: commandIds.next(), idempotencyKey: nil, commandFingerprint: nil)
         for record in try appender.append([IdempotencyIndex.expiryRecord(keys)], metadata: metadata) {

@@ -21,6 +21,9 @@ struct IdempotencyIndex: Sendable {
     static let expiryStream = "ledger"
     static let expirySchemaVersion: UInt16 = 1
     static let byTimeTag: UInt8 = 0
+    /// Rows are removed this long after their key expired: a wall clock stepped back by less than
+    /// this never finds the row of a key it still counts as remembered gone.
+    static let clockSlack: Int64 = 3_600_000
 
     /// A key that may be printed and stored: 1 to 255 printable ASCII characters.
     static func isValid(_ key: String) -> Bool {
@@ -56,7 +59,7 @@ struct IdempotencyIndex: Sendable {
         var out: [Expired] = []
         var entry = try cursor.seek(atOrAfter: [Self.byTimeTag])
         while let e = entry, out.count < limit, e.key.count > 9, e.key[0] == Self.byTimeTag {
-            let timestamp = Int64(bitPattern: Self.bigEndian(e.key[1..<9]) ?? 0)
+            let timestamp = Int64(bitPattern: (Self.bigEndian(e.key[1..<9]) ?? 0) ^ (1 << 63))
             guard timestamp <= cutoff, let position = Self.bigEndian(e.value) else { break }
             out.append(Expired(key: String(decoding: e.key[9...], as: UTF8.self), timestamp: timestamp, position: position))
             entry = try cursor.next()
@@ -77,7 +80,10 @@ struct IdempotencyIndex: Sendable {
     }
 
     static func expiredKeys(in record: EventRecord) throws -> [Expired] {
-        try record.payload.decode { r in
+        guard record.schemaVersion == expirySchemaVersion else {
+            throw DecodingError("\(expiryType) at position \(record.position) has schema version \(record.schemaVersion), this build reads \(expirySchemaVersion)")
+        }
+        return try record.payload.decode { r in
             let count = try r.readVarUInt()
             var out: [Expired] = []
             for _ in 0..<count {
@@ -85,6 +91,7 @@ struct IdempotencyIndex: Sendable {
                 let timestamp = try r.readVarInt()
                 out.append(Expired(key: try r.readString(), timestamp: timestamp, position: position))
             }
+            guard r.isAtEnd else { throw DecodingError("\(expiryType) at position \(record.position) has \(r.remaining) bytes after its keys") }
             return out
         }
     }
@@ -109,7 +116,8 @@ struct IdempotencyIndex: Sendable {
     static func byTimeKey(_ timestamp: Int64, _ key: String) -> [UInt8] {
         var out: [UInt8] = [byTimeTag]
         out.reserveCapacity(9 + key.utf8.count)
-        withUnsafeBytes(of: UInt64(bitPattern: timestamp).bigEndian) { out.append(contentsOf: $0) }
+        // The sign bit flipped: negative times sort before positive ones, as they should.
+        withUnsafeBytes(of: (UInt64(bitPattern: timestamp) ^ (1 << 63)).bigEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: key.utf8)
         return out
     }

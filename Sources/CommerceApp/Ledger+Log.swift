@@ -44,6 +44,11 @@ extension Ledger {
 
     /// Every event after `position`, then each new one as it is committed (by this process at once,
     /// by another within `pollInterval`).
+    /// The log position the views (and so the stream index) have folded up to.
+    public func foldedPosition() throws -> UInt64 {
+        try views.environment.read { try views.position(in: $0).position }
+    }
+
     /// Returns once this process committed past `position`, or after `timeout` (another process's
     /// appends are only seen by looking again).
     public func waitForHead(above position: UInt64, timeout: Duration) async {

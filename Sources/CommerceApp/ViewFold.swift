@@ -13,7 +13,7 @@ struct ViewFold: Sendable {
 
     /// Bumped whenever a view row's encoding changes, so that views written by another build are
     /// rebuilt rather than misread.
-    static let format = 3
+    static let format = 4
 
     /// Coupon rows embed a `CouponDefined` in its current schema: a new schema changes the rows too.
     static func signature(timeZone: String) -> String {

@@ -40,8 +40,8 @@ struct Serve: AsyncParsableCommand {
         guard readTimeout > 0, readTimeout <= 3_600, bodyTimeout > 0, bodyTimeout <= 3_600 else {
             throw ValidationError("--read-timeout and --body-timeout must be between 0 and 3600 seconds")
         }
-        guard streamHeartbeat > 0, streamHeartbeat <= 3_600, streamWriteTimeout > 0, streamWriteTimeout <= 3_600, streamMaxLag >= 1 else {
-            throw ValidationError("--stream-heartbeat and --stream-write-timeout must be between 0 and 3600 seconds, --stream-max-lag at least 1")
+        guard streamHeartbeat >= 0.01, streamHeartbeat <= 3_600, streamWriteTimeout >= 0.01, streamWriteTimeout <= 3_600, streamMaxLag >= 1 else {
+            throw ValidationError("--stream-heartbeat and --stream-write-timeout must be between 0.01 and 3600 seconds, --stream-max-lag at least 1")
         }
     }
 

@@ -30,19 +30,19 @@ import Testing
         let server = try ServerProcess(data: dir.path, extra: ["--stream-heartbeat", "0.2"])
         defer { server.stop() }
         for user in 1...5 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
-        let first = try ids(server, "?after=0") { $0.count >= 5 }
+        let first = try ids(server, "?after=0", timeout: 60) { $0.count >= 5 }
         #expect(first.ids == [1, 2, 3, 4, 5])
         #expect(first.text.hasPrefix("HTTP/1.1 200"))
         #expect(first.text.lowercased().contains("content-type: text/event-stream"))
         #expect(first.text.contains("event: PointCharged"))
         for user in 6...10 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
         // A browser reconnecting sends the last id it saw; it wins over the URL's `after`.
-        let again = try ids(server, "?after=0", headers: "Last-Event-ID: 3\r\n") { $0.last == 10 }
+        let again = try ids(server, "?after=0", headers: "Last-Event-ID: 3\r\n", timeout: 60) { $0.last == 10 }
         #expect(again.ids == Array(4...10))
         // Nothing new: heartbeats keep the connection alive.
-        let idle = try ids(server, "", timeout: 1) { _ in false }
+        let idle = try ids(server, "", timeout: 5) { _ in false }
         #expect(idle.ids.isEmpty && idle.text.contains(": heartbeat"))
-        let bad = try ids(server, "", headers: "Last-Event-ID: x\r\n", timeout: 2) { _ in false }
+        let bad = try ids(server, "", headers: "Last-Event-ID: x\r\nConnection: close\r\n", timeout: 30) { _ in false }
         #expect(bad.text.hasPrefix("HTTP/1.1 400") && bad.text.contains("INVALID_INPUT"))
     }
 
@@ -53,7 +53,7 @@ import Testing
         #expect(try await server.call("POST", "/admin/coupons", #"{"name":"Few","discount":{"type":"FIXED","amount":1000},"totalQuantity":3,"issueStartsAt":"2020-01-01T00:00:00Z","issueEndsAt":"2099-01-01T00:00:00Z","validDays":1}"#, admin: true).status == 201)
         // From the head now, however long the connection takes to open.
         let head = try await server.call("GET", "/health").json["head"]?.intValue ?? 0
-        let reader = Task.detached { try ids(server, "?type=CouponIssued&after=\(head)", timeout: 15) { $0.count >= 3 } }
+        let reader = Task.detached { try ids(server, "?type=CouponIssued&after=\(head)", timeout: 60) { $0.count >= 3 } }
         for user in 1...5 {
             _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#)
             _ = try await server.call("POST", "/coupons/1/issue", #"{"userId":\#(user)}"#)
@@ -68,23 +68,7 @@ import Testing
         let dir = ScratchDirectory()
         let server = try ServerProcess(data: dir.path, extra: ["--stream-write-timeout", "1", "--stream-max-lag", "1000000"])
         defer { server.stop() }
-        // About 6 MB of events (orders of three lines: six events each), more than the socket
-        // buffers on both sides can hold.
-        for name in ["A", "B", "C"] {
-            _ = try await server.call("POST", "/admin/products", #"{"name":"\#(name)","price":1000,"stock":1000000}"#, admin: true)
-        }
-        for user in 1...50 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":1000000}"#) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<16 {
-                group.addTask {
-                    for i in 0..<160 {
-                        let user = (lane * 160 + i) % 50 + 1
-                        _ = try await server.call("POST", "/orders", #"{"userId":\#(user),"items":[{"productId":1,"quantity":1},{"productId":2,"quantity":1},{"productId":3,"quantity":1}]}"#)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await fillLog(server)
         let before = server.residentBytes
         let stalled = try RawConnection(port: server.port, receiveBuffer: 4_096)
         stalled.send("GET /events/stream?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -109,16 +93,49 @@ import Testing
         #expect(try await server.call("GET", "/users/1/points").status == 200)
     }
 
+    /// Puts about 6 MB of events in the log: orders of three lines, six events each.
+    func fillLog(_ server: ServerProcess) async throws {
+        for name in ["A", "B", "C"] {
+            _ = try await server.call("POST", "/admin/products", #"{"name":"\#(name)","price":1000,"stock":1000000}"#, admin: true)
+        }
+        for user in 1...50 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":1000000}"#) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<16 {
+                group.addTask {
+                    for i in 0..<160 {
+                        let user = (lane * 160 + i) % 50 + 1
+                        _ = try await server.call("POST", "/orders", #"{"userId":\#(user),"items":[{"productId":1,"quantity":1},{"productId":2,"quantity":1},{"productId":3,"quantity":1}]}"#)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func aClientTooFarBehindIsToldWhereToResume() async throws {
         let dir = ScratchDirectory()
-        let server = try ServerProcess(data: dir.path, extra: ["--stream-max-lag", "5"])
+        let server = try ServerProcess(data: dir.path, extra: ["--stream-max-lag", "1000", "--stream-write-timeout", "60"])
         defer { server.stop() }
-        for user in 1...8 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
-        let behind = try ids(server, "?after=1", timeout: 5) { _ in false }
-        #expect(behind.ids.isEmpty)
-        #expect(behind.text.contains("event: resume\ndata: {\"after\":1}"))
-        let close = try ids(server, "?after=4", timeout: 2) { $0.last == 8 }
-        #expect(close.ids == [5, 6, 7, 8])
+        // Connected at the head, then it stops reading while the log grows by far more than the
+        // lag limit and the socket buffers can hold.
+        let slow = try RawConnection(port: server.port, receiveBuffer: 4_096)
+        slow.send("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(300))
+        try await fillLog(server)
+        // When it reads again it gets what was buffered, then where to resume, then the end.
+        let (text, closed) = slow.receive(timeout: 20)
+        #expect(closed)
+        let resume = try #require(text.range(of: #"event: resume\ndata: \{"after":(\d+)\}"#, options: .regularExpression))
+        let after = Int(text[resume].split(separator: ":").last?.dropLast() ?? "") ?? -1
+        let head = try await server.call("GET", "/health").json["head"]?.intValue ?? 0
+        #expect(after > 0 && Int64(after) < head - 1_000)
+        // Asking from there again is refused before the stream begins (a browser then stops
+        // retrying), and so is a position beyond the head.
+        let again = try ids(server, "?after=\(after)", headers: "Connection: close\r\n", timeout: 30) { _ in false }
+        #expect(again.text.hasPrefix("HTTP/1.1 409") && again.text.contains("STREAM_POSITION_UNAVAILABLE"))
+        let beyond = try ids(server, "?after=\(head + 5)", headers: "Connection: close\r\n", timeout: 30) { _ in false }
+        #expect(beyond.text.hasPrefix("HTTP/1.1 409") && beyond.text.contains(#""head":\#(head)"#))
+        withExtendedLifetime(slow) {}
     }
 
     func metric(_ server: ServerProcess, _ name: String) async throws -> Int {

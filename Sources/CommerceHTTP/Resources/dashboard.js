@@ -19,6 +19,7 @@ const state = {
   source: null,
   refreshTop: null, refreshCoupons: null,
   pending: new Set(),          // issue requests seen and not yet decided
+  lastPosition: 0,             // the newest event received
 };
 
 // ---- access -------------------------------------------------------------------------------
@@ -80,11 +81,13 @@ function connect(after) {
   source.onerror = () => {
     $("stream-state").textContent = "reconnecting";
     problem("stream", "the event stream is disconnected; reconnecting");
+    // A refusal (not 200) closes an EventSource for good: start again from what we have.
+    if (source.readyState === EventSource.CLOSED) setTimeout(restart, 2000);
   };
-  source.addEventListener("resume", (e) => {
-    // Too far behind: the server said where to continue.
+  source.addEventListener("resume", () => {
+    // Too far behind to be served: start again from the newest events.
     source.close();
-    connect(JSON.parse(e.data).after);
+    restart();
   });
   source.onmessage = null;
   const handler = (e) => receive(JSON.parse(e.data));
@@ -95,9 +98,23 @@ const knownTypes = ["PointCharged", "PointUsed", "PointRefunded", "ProductRegist
   "StockDeducted", "StockRestored", "CouponDefined", "CouponIssueRequested", "CouponIssued", "CouponIssueRejected",
   "CouponUsed", "CouponRestored", "OrderCompleted", "OrderFailed", "OrderCompensated", "IdempotencyKeysExpired"];
 
+// Loads the newest events after the last one shown (at most 50) and follows the stream from there.
+async function restart() {
+  try {
+    const health = await getJSON("/health");
+    const after = Math.max(state.lastPosition, health.head - 50);
+    const page = await getJSON("/events?after=" + after + "&limit=50");
+    page.items.forEach(receive);
+    connect(page.next);
+  } catch (e) {
+    setTimeout(restart, 2000);
+  }
+}
+
 function receive(event) {
   if (state.seen.has(event.position)) return;
   state.seen.add(event.position);
+  state.lastPosition = Math.max(state.lastPosition, event.position);
   state.head = Math.max(state.head, event.position);
   $("head").textContent = number(state.head);
   if (!state.types.has(event.type)) {

@@ -14,6 +14,8 @@ public struct EventStreamSettings: Sendable {
     public var maxLag: UInt64 = 10_000
     /// A client that takes longer than this to accept a write (it stopped reading) is disconnected.
     public var writeTimeout: Duration = .seconds(10)
+    /// Clients at once; more are answered 503 with Retry-After.
+    public var maxClients = 1_000
     /// Events read from the log at a time for one client.
     public var page = 1_024
     /// A client that caught up waits this long after the head moves before it reads again, so
@@ -33,7 +35,23 @@ extension APIServer {
             var filter = EventLog.Filter()
             if let stream = request.uri.queryParameters.get("stream") { filter.stream = String(stream) }
             if let type = request.uri.queryParameters.get("type") { filter.types = [String(type)] }
-            let start = try Self.streamStart(request) ?? ledger.head()
+            let head = try ledger.head()
+            let start = try Self.streamStart(request) ?? head
+            // A position the stream cannot serve is refused before the stream begins (a browser
+            // stops reconnecting on an answer that is not 200): beyond the head (a log restored
+            // from an older backup), or so far behind that it would be cut off at once.
+            guard start <= head, head - start <= eventStream.maxLag else {
+                var error = APIError(.conflict, "STREAM_POSITION_UNAVAILABLE",
+                                     start > head ? "position \(start) is beyond the log's head \(head)"
+                                                  : "position \(start) is more than \(eventStream.maxLag) events behind the head \(head): catch up with GET /events first")
+                error.details = [("head", .int(Int64(head)))]
+                throw error
+            }
+            guard renderedEvents.clients < eventStream.maxClients else {
+                var error = APIError(.serviceUnavailable, "TOO_MANY_STREAMS", "\(eventStream.maxClients) event-stream clients are connected; try again later")
+                error.headers[.retryAfter] = "5"
+                throw error
+            }
             let events = EventStream(ledger: ledger, render: render, cache: renderedEvents, settings: eventStream, metrics: metrics,
                                      channel: context.channel, start: start, filter: filter)
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
@@ -43,7 +61,8 @@ extension APIServer {
 
     /// `Last-Event-ID` (a browser reconnecting) wins over `after`; nil when neither is given.
     static func streamStart(_ request: Request) throws -> UInt64? {
-        if let id = request.headers[.init("Last-Event-ID")!] {
+        // An empty Last-Event-ID means none (as in the SSE specification).
+        if let id = request.headers[.init("Last-Event-ID")!], !id.isEmpty {
             guard let position = UInt64(id), position <= UInt64(Int64.max) else {
                 throw APIError.invalid("Last-Event-ID must be a log position (a non-negative integer)")
             }
@@ -81,7 +100,7 @@ struct EventStream: AsyncSequence, Sendable {
         init(stream: EventStream) {
             self.stream = stream
             position = stream.start
-            watchdog = Watchdog(channel: stream.channel, timeout: stream.settings.writeTimeout, metrics: stream.metrics)
+            watchdog = Watchdog(channel: stream.channel, timeout: stream.settings.writeTimeout, metrics: stream.metrics, clients: stream.cache)
         }
 
         mutating func next() async throws -> ByteBuffer? {
@@ -132,9 +151,12 @@ struct EventStream: AsyncSequence, Sendable {
                     out.writeBuffer(&bytes)
                 }
             } else {
-                let records = try stream.ledger.events(after: position, through: head, limit: page, filter: stream.filter)
-                // A short page reached the head; a full one may have more.
-                position = records.count < page ? head : records.last?.position ?? head
+                // The stream index is a view: it may not yet hold the log's newest positions.
+                let reach = Swift.min(head, try stream.ledger.foldedPosition())
+                guard reach > position else { return nil }
+                let records = try stream.ledger.events(after: position, through: reach, limit: page, filter: stream.filter)
+                // A short page reached `reach`; a full one may have more.
+                position = records.count < page ? reach : records.last?.position ?? reach
                 for record in records {
                     out.writeString("id: \(record.position)\nevent: \(record.type)\ndata: ")
                     out.writeString(stream.render.event(record).render())
@@ -156,10 +178,14 @@ struct EventStream: AsyncSequence, Sendable {
         private let pulse = Pulse()
         private let task: Task<Void, Never>
 
-        init(channel: any Channel, timeout: Duration, metrics: APIMetrics) {
+        init(channel: any Channel, timeout: Duration, metrics: APIMetrics, clients: RenderedEvents) {
             metrics.streamClients(+1)
+            clients.clientCame()
             task = Task { [pulse] in
-                defer { metrics.streamClients(-1) }
+                defer {
+                    metrics.streamClients(-1)
+                    clients.clientWent()
+                }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Swift.min(timeout, Duration.seconds(1)))
                     let (stalled, done) = pulse.state.withLock { s in (s.handedAt.map { ContinuousClock.now - $0 > timeout } ?? false, s.done) }

@@ -19,7 +19,13 @@ final class RenderedEvents: Sendable {
     }
 
     private let state = Mutex(State())
+    private let connected = Atomic<Int>(0)
     let capacity: Int
+
+    /// Clients of the stream now.
+    var clients: Int { connected.load(ordering: .relaxed) }
+    func clientCame() { connected.add(1, ordering: .relaxed) }
+    func clientWent() { connected.subtract(1, ordering: .relaxed) }
 
     init(capacity: Int = 16_384) {
         self.capacity = capacity
@@ -49,7 +55,9 @@ final class RenderedEvents: Sendable {
             return Message(position: record.position, type: record.type, bytes: bytes)
         }
         state.withLock { s in
-            for message in rendered where s.messages[message.position] == nil {
+            // A client catching up far behind must not push the newest events out for the others.
+            let oldest = s.order.count < capacity ? 0 : s.order[s.next]
+            for message in rendered where s.messages[message.position] == nil && message.position > oldest {
                 if s.order.count < capacity {
                     s.order.append(message.position)
                 } else {
