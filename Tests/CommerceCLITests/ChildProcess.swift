@@ -68,6 +68,13 @@ func runInBackground(_ binary: String, _ arguments: [String], timeout: TimeInter
     }
 }
 
+/// Blocking work (a socket read, a child process) on a thread of its own, for the same reason.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// A `commerce serve` child process on a free loopback port; stopped by PID.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()

@@ -113,7 +113,7 @@ import Testing
                 while acknowledgedSoFar.withLock({ $0 }) < 100 { try await Task.sleep(for: .milliseconds(2)) }
                 signalled.withLock { $0 = .now }
                 // Stopping waits for the process: off the tasks' threads.
-                await Task.detached { _ = server.stop() }.value
+                _ = try await onThread { server.stop() }
                 return []
             }
             return try await group.reduce(into: [Answer]()) { $0 += $1 }

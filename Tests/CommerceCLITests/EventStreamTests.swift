@@ -8,9 +8,15 @@ import Testing
 /// `GET /events/stream` against a real server: reconnection by `Last-Event-ID`, filters, and a
 /// client that stops reading.
 @Suite struct EventStreamTests {
-    /// Opens the stream with `headers` and reads until `done` holds for the ids received so far.
+    /// Opens the stream with `headers` and reads until `done` holds for the ids received so far,
+    /// on a thread of its own (a blocking read must not hold one of the test tasks' few threads).
     func ids(_ server: ServerProcess, _ query: String, headers: String = "", timeout: TimeInterval = 10,
-             until done: ([Int]) -> Bool) throws -> (ids: [Int], text: String) {
+             until done: @escaping @Sendable ([Int]) -> Bool) async throws -> (ids: [Int], text: String) {
+        try await onThread { try readStream(server, query, headers: headers, timeout: timeout, until: done) }
+    }
+
+    func readStream(_ server: ServerProcess, _ query: String, headers: String, timeout: TimeInterval,
+                    until done: ([Int]) -> Bool) throws -> (ids: [Int], text: String) {
         let connection = try RawConnection(port: server.port)
         connection.send("GET /events/stream\(query) HTTP/1.1\r\nHost: x\r\n\(headers)\r\n")
         var text = ""
@@ -30,19 +36,19 @@ import Testing
         let server = try ServerProcess(data: dir.path, extra: ["--stream-heartbeat", "0.2"])
         defer { server.stop() }
         for user in 1...5 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
-        let first = try ids(server, "?after=0", timeout: 60) { $0.count >= 5 }
+        let first = try await ids(server, "?after=0", timeout: 60) { $0.count >= 5 }
         #expect(first.ids == [1, 2, 3, 4, 5])
         #expect(first.text.hasPrefix("HTTP/1.1 200"))
         #expect(first.text.lowercased().contains("content-type: text/event-stream"))
         #expect(first.text.contains("event: PointCharged"))
         for user in 6...10 { _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#) }
         // A browser reconnecting sends the last id it saw; it wins over the URL's `after`.
-        let again = try ids(server, "?after=0", headers: "Last-Event-ID: 3\r\n", timeout: 60) { $0.last == 10 }
+        let again = try await ids(server, "?after=0", headers: "Last-Event-ID: 3\r\n", timeout: 60) { $0.last == 10 }
         #expect(again.ids == Array(4...10))
         // Nothing new: heartbeats keep the connection alive.
-        let idle = try ids(server, "", timeout: 5) { _ in false }
+        let idle = try await ids(server, "", timeout: 5) { _ in false }
         #expect(idle.ids.isEmpty && idle.text.contains(": heartbeat"))
-        let bad = try ids(server, "", headers: "Last-Event-ID: x\r\nConnection: close\r\n", timeout: 30) { _ in false }
+        let bad = try await ids(server, "", headers: "Last-Event-ID: x\r\nConnection: close\r\n", timeout: 30) { _ in false }
         #expect(bad.text.hasPrefix("HTTP/1.1 400") && bad.text.contains("INVALID_INPUT"))
     }
 
@@ -53,7 +59,7 @@ import Testing
         #expect(try await server.call("POST", "/admin/coupons", #"{"name":"Few","discount":{"type":"FIXED","amount":1000},"totalQuantity":3,"issueStartsAt":"2020-01-01T00:00:00Z","issueEndsAt":"2099-01-01T00:00:00Z","validDays":1}"#, admin: true).status == 201)
         // From the head now, however long the connection takes to open.
         let head = try await server.call("GET", "/health").json["head"]?.intValue ?? 0
-        let reader = Task.detached { try ids(server, "?type=CouponIssued&after=\(head)", timeout: 60) { $0.count >= 3 } }
+        let reader = Task { try await ids(server, "?type=CouponIssued&after=\(head)", timeout: 60) { $0.count >= 3 } }
         for user in 1...5 {
             _ = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#)
             _ = try await server.call("POST", "/coupons/1/issue", #"{"userId":\#(user)}"#)
@@ -123,7 +129,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         try await fillLog(server)
         // When it reads again it gets what was buffered, then where to resume, then the end.
-        let (text, closed) = slow.receive(timeout: 20)
+        let (text, closed) = try await onThread { slow.receive(timeout: 20) }
         #expect(closed)
         let resume = try #require(text.range(of: #"event: resume\ndata: \{"after":(\d+)\}"#, options: .regularExpression))
         let after = Int(text[resume].split(separator: ":").last?.dropLast() ?? "") ?? -1
@@ -131,9 +137,9 @@ import Testing
         #expect(after > 0 && Int64(after) < head - 1_000)
         // Asking from there again is refused before the stream begins (a browser then stops
         // retrying), and so is a position beyond the head.
-        let again = try ids(server, "?after=\(after)", headers: "Connection: close\r\n", timeout: 30) { _ in false }
+        let again = try await ids(server, "?after=\(after)", headers: "Connection: close\r\n", timeout: 30) { _ in false }
         #expect(again.text.hasPrefix("HTTP/1.1 409") && again.text.contains("STREAM_POSITION_UNAVAILABLE"))
-        let beyond = try ids(server, "?after=\(head + 5)", headers: "Connection: close\r\n", timeout: 30) { _ in false }
+        let beyond = try await ids(server, "?after=\(head + 5)", headers: "Connection: close\r\n", timeout: 30) { _ in false }
         #expect(beyond.text.hasPrefix("HTTP/1.1 409") && beyond.text.contains(#""head":\#(head)"#))
         withExtendedLifetime(slow) {}
     }

@@ -114,8 +114,8 @@ extension RebuildToolTests {
             }
             return ok
         }
-        let rebuilds = [Task.detached { try run("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"]) },
-                        Task.detached { try run("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"]) }]
+        let rebuilds = [Task { try await runInBackground("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"]) },
+                        Task { try await runInBackground("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"]) }]
         var succeeded = 0
         for rebuild in rebuilds {
             let result = try await rebuild.value
