@@ -34,14 +34,20 @@ public struct CommerceViews<S: ProjectionStore> {
 
     /// Products by id ascending, after `after`.
     public func products(after: Int64, limit: Int) throws -> (items: [ProductRecord], next: Int64?) {
-        var items: [ProductRecord] = []
+        try page(.products, after: after, limit: limit, id: \.id, decode: ProductRecord.decode)
+    }
+
+    /// Rows of a table keyed by id, ascending after `after`; `next` is the last id when more follow.
+    private func page<Record>(_ table: ProjectionTable, after: Int64, limit: Int, id: (Record) -> Int64,
+                              decode: ([UInt8]) throws -> Record) throws -> (items: [Record], next: Int64?) {
+        var items: [Record] = []
         var next: Int64?
-        try store.scan(.products, from: Key.id(after + 1), reverse: false) { _, value in
+        try store.scan(table, from: Key.id(after + 1), reverse: false) { _, value in
             if items.count == limit {
-                next = items.last?.id
+                next = items.last.map(id)
                 return false
             }
-            items.append(try ProductRecord.decode(value))
+            items.append(try decode(value))
             return true
         }
         return (items, next)
@@ -53,17 +59,7 @@ public struct CommerceViews<S: ProjectionStore> {
 
     /// Coupons by id ascending, after `after`.
     public func coupons(after: Int64, limit: Int) throws -> (items: [CouponRecord], next: Int64?) {
-        var items: [CouponRecord] = []
-        var next: Int64?
-        try store.scan(.coupons, from: Key.id(after + 1), reverse: false) { _, value in
-            if items.count == limit {
-                next = items.last?.id
-                return false
-            }
-            items.append(try CouponRecord.decode(value))
-            return true
-        }
-        return (items, next)
+        try page(.coupons, after: after, limit: limit, id: \.id, decode: CouponRecord.decode)
     }
 
     public func userCoupon(user: Int64, coupon: Int64) throws -> UserCouponRecord? {
