@@ -23,7 +23,11 @@ extension Ledger {
             return try log.environment.read { try log.read(after: after, through: through, limit: limit, filter: filter, in: $0) }
         }
         // The index is read first: every position it names is then in the log read after it.
-        let positions = try views.read { txn, tables in try tables.streams.positions(of: stream, in: txn) }
+        let positions = try views.read { txn, tables in
+            let first = try tables.streams.firstVersion(after: after, of: stream, in: txn)
+            // Without a type filter every position read is returned, so `limit` of them suffice.
+            return try tables.streams.positions(of: stream, fromVersion: first, limit: filter.types == nil ? limit : .max, in: txn)
+        }
         return try log.environment.read { txn in
             var out: [EventRecord] = []
             for position in positions where position > after && position <= through {

@@ -65,6 +65,28 @@ public struct StreamIndex: Sendable {
         }
     }
 
+    /// The version of the stream's first event after log position `after` (one past its newest
+    /// when there is none): a binary search over versions, whose positions rise with them, so a
+    /// page from the middle of a long stream does not read the stream from its start.
+    public func firstVersion(after: UInt64, of stream: String, in txn: Transaction) throws -> UInt64 {
+        let at = place(stream)
+        let cursor = try txn.cursor(at.database)
+        func position(of version: UInt64) throws -> UInt64 {
+            var key = at.prefix
+            withUnsafeBytes(of: version.bigEndian) { key.append(contentsOf: $0) }
+            guard let entry = try cursor.seek(exactly: key), let position = Keys.readUInt64(entry.value) else {
+                throw EventLogError.corruptRecord(position: 0, reason: "stream index of \(stream) has no version \(version)")
+            }
+            return position
+        }
+        var low: UInt64 = 1, high = try version(of: stream, in: txn) + 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            if try position(of: middle) > after { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
     /// Positions of a stream's events from `fromVersion` (inclusive), in version order.
     public func positions(of stream: String, fromVersion: UInt64 = 1, limit: Int = .max, in txn: Transaction) throws -> [UInt64] {
         let at = place(stream)

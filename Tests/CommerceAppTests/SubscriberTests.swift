@@ -97,3 +97,27 @@ import Testing
         #expect(positions == expected)
     }
 }
+
+@Suite struct StreamReadTests {
+    /// A page of one stream from any position equals filtering the whole log: the index is
+    /// entered by a binary search over the stream's versions, not read from its start.
+    @Test func aStreamPageFromAnyPositionEqualsFilteringTheLog() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        for i in 1...60 as ClosedRange<Int64> { try ledger.charge(i % 3 + 1, 10_000) }
+        let all = try ledger.events(after: 0, limit: .max)
+        let head = try ledger.head()
+        for stream in ["user-1", "user-2", "user-3", "user-9"] {
+            for after in 0...head + 1 {
+                for limit in [1, 5, 100] {
+                    let expected = all.filter { $0.stream == stream && $0.position > after }.prefix(limit).map(\.position)
+                    let got = try ledger.events(after: after, limit: limit, filter: .init(stream: stream)).map(\.position)
+                    #expect(got == Array(expected), "\(stream) after \(after) limit \(limit)")
+                }
+            }
+        }
+        // With a type filter too, and an upper bound.
+        let typed = try ledger.events(after: 10, through: 40, limit: 100, filter: .init(stream: "user-2", types: ["PointCharged"])).map(\.position)
+        #expect(typed == all.filter { $0.stream == "user-2" && $0.position > 10 && $0.position <= 40 }.map(\.position))
+    }
+}
