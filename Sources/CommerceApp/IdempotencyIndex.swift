@@ -59,8 +59,8 @@ struct IdempotencyIndex: Sendable {
         var out: [Expired] = []
         var entry = try cursor.seek(atOrAfter: [Self.byTimeTag])
         while let e = entry, out.count < limit, e.key.count > 9, e.key[0] == Self.byTimeTag {
-            let timestamp = Int64(bitPattern: (Self.bigEndian(e.key[1..<9]) ?? 0) ^ (1 << 63))
-            guard timestamp <= cutoff, let position = Self.bigEndian(e.value) else { break }
+            let timestamp = Int64(bitPattern: (Keys.readUInt64(e.key, at: 1) ?? 0) ^ (1 << 63))
+            guard timestamp <= cutoff, let position = Keys.readUInt64(e.value) else { break }
             out.append(Expired(key: String(decoding: e.key[9...], as: UTF8.self), timestamp: timestamp, position: position))
             entry = try cursor.next()
         }
@@ -102,23 +102,14 @@ struct IdempotencyIndex: Sendable {
         for k in keys {
             try rows.delete(database, Self.byTimeKey(k.timestamp, k.key))
             let byKey = Array(k.key.utf8)
-            if let current = try rows.get(database, byKey), Self.bigEndian(current[...]) == k.position {
+            if let current = try rows.get(database, byKey), current.withUnsafeBytes({ Keys.readUInt64($0) }) == k.position {
                 try rows.delete(database, byKey)
             }
         }
     }
 
-    static func bigEndian(_ bytes: some Collection<UInt8>) -> UInt64? {
-        guard bytes.count == 8 else { return nil }
-        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
-    }
-
     static func byTimeKey(_ timestamp: Int64, _ key: String) -> [UInt8] {
-        var out: [UInt8] = [byTimeTag]
-        out.reserveCapacity(9 + key.utf8.count)
         // The sign bit flipped: negative times sort before positive ones, as they should.
-        withUnsafeBytes(of: (UInt64(bitPattern: timestamp) ^ (1 << 63)).bigEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: key.utf8)
-        return out
+        [byTimeTag] + Keys.uint64(UInt64(bitPattern: timestamp) ^ (1 << 63)) + Array(key.utf8)
     }
 }

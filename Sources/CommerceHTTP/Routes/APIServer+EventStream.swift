@@ -52,7 +52,7 @@ extension APIServer {
                 error.headers[.retryAfter] = "5"
                 throw error
             }
-            let events = EventStream(ledger: ledger, render: render, cache: renderedEvents, settings: eventStream, metrics: metrics,
+            let events = EventStream(ledger: ledger, render: render, cache: renderedEvents, settings: eventStream,
                                      channel: context.channel, start: start, filter: filter)
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                             body: ResponseBody(asyncSequence: events))
@@ -80,7 +80,6 @@ struct EventStream: AsyncSequence, Sendable {
     let render: ViewRendering
     let cache: RenderedEvents
     let settings: EventStreamSettings
-    let metrics: APIMetrics
     let channel: any Channel
     let start: UInt64
     let filter: EventLog.Filter
@@ -100,7 +99,7 @@ struct EventStream: AsyncSequence, Sendable {
         init(stream: EventStream) {
             self.stream = stream
             position = stream.start
-            watchdog = Watchdog(channel: stream.channel, timeout: stream.settings.writeTimeout, metrics: stream.metrics, clients: stream.cache)
+            watchdog = Watchdog(channel: stream.channel, timeout: stream.settings.writeTimeout, clients: stream.cache)
         }
 
         mutating func next() async throws -> ByteBuffer? {
@@ -158,9 +157,8 @@ struct EventStream: AsyncSequence, Sendable {
                 // A short page reached `reach`; a full one may have more.
                 position = records.count < page ? reach : records.last?.position ?? reach
                 for record in records {
-                    out.writeString("id: \(record.position)\nevent: \(record.type)\ndata: ")
-                    out.writeString(stream.render.event(record).render())
-                    out.writeString("\n\n")
+                    var bytes = RenderedEvents.message(record, render: stream.render).bytes
+                    out.writeBuffer(&bytes)
                 }
             }
             return out.readableBytes > 0 ? out : nil
@@ -168,7 +166,8 @@ struct EventStream: AsyncSequence, Sendable {
     }
 
     /// Closes the connection when the server has held a chunk for longer than `timeout` without
-    /// asking for the next: the client stopped reading. Counts the stream's client meanwhile.
+    /// asking for the next: the client stopped reading. Counts the stream's client meanwhile (in
+    /// `RenderedEvents`, which the client cap and `/metrics` read).
     final class Watchdog: Sendable {
         /// When the chunk being written was handed over (nil while the server is asking for the
         /// next one), and whether the stream is over.
@@ -178,14 +177,10 @@ struct EventStream: AsyncSequence, Sendable {
         private let pulse = Pulse()
         private let task: Task<Void, Never>
 
-        init(channel: any Channel, timeout: Duration, metrics: APIMetrics, clients: RenderedEvents) {
-            metrics.streamClients(+1)
+        init(channel: any Channel, timeout: Duration, clients: RenderedEvents) {
             clients.clientCame()
             task = Task { [pulse] in
-                defer {
-                    metrics.streamClients(-1)
-                    clients.clientWent()
-                }
+                defer { clients.clientWent() }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Swift.min(timeout, Duration.seconds(1)))
                     let (stalled, done) = pulse.state.withLock { s in (s.handedAt.map { ContinuousClock.now - $0 > timeout } ?? false, s.done) }

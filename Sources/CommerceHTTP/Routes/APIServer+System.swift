@@ -13,7 +13,7 @@ extension APIServer {
 
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(ledger: ledger))))
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(ledger: ledger, streamClients: renderedEvents.clients))))
         }
 
         router.get("/openapi.yaml") { _, _ in

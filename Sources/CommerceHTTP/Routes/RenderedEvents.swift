@@ -31,6 +31,16 @@ final class RenderedEvents: Sendable {
         self.capacity = capacity
     }
 
+    /// One event as an SSE message: its position as `id`, its type as `event`, the JSON of
+    /// `GET /events` as `data`.
+    static func message(_ record: EventRecord, render: ViewRendering) -> Message {
+        var bytes = ByteBuffer()
+        bytes.writeString("id: \(record.position)\nevent: \(record.type)\ndata: ")
+        bytes.writeString(render.event(record).render())
+        bytes.writeString("\n\n")
+        return Message(position: record.position, type: record.type, bytes: bytes)
+    }
+
     /// The messages of every event after `after` through `through` (at most `limit` of them), in
     /// log order, from memory where it has them and from the log otherwise.
     func messages(after: UInt64, through: UInt64, limit: Int, ledger: Ledger, render: ViewRendering) throws -> [Message] {
@@ -47,13 +57,7 @@ final class RenderedEvents: Sendable {
         }
         guard let from = missingFrom else { return out }
         let records = try ledger.events(after: from - 1, through: end, limit: Int(end - from + 1))
-        let rendered = records.map { record -> Message in
-            var bytes = ByteBuffer()
-            bytes.writeString("id: \(record.position)\nevent: \(record.type)\ndata: ")
-            bytes.writeString(render.event(record).render())
-            bytes.writeString("\n\n")
-            return Message(position: record.position, type: record.type, bytes: bytes)
-        }
+        let rendered = records.map { Self.message($0, render: render) }
         state.withLock { s in
             // A client catching up far behind must not push the newest events out for the others.
             let oldest = s.order.count < capacity ? 0 : s.order[s.next]

@@ -13,7 +13,6 @@ public final class APIMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
     private let requestDuration: DurationHistogram
     private let streamClientCount: Gauge
-    private let streamClientsNow = Atomic<Int>(0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -30,11 +29,6 @@ public final class APIMetrics: Sendable {
         streamClientCount = registry.makeGauge(descriptor: Self.name("event_stream", "clients", "Clients connected to GET /events/stream"))
     }
 
-    /// A client of the event stream came (+1) or went (-1).
-    func streamClients(_ change: Int) {
-        let now = streamClientsNow.add(change, ordering: .relaxed).newValue
-        streamClientCount.set(Int64(now))
-    }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "ledger", metricName: metric, unitName: unit, helpText: help)
@@ -67,8 +61,9 @@ public final class APIMetrics: Sendable {
         }
     }
 
-    /// Prometheus text, with the head and subscriber lags read now.
-    func render(ledger: Ledger) -> [UInt8] {
+    /// Prometheus text, with the head, subscriber lags and event-stream clients read now.
+    func render(ledger: Ledger, streamClients: Int) -> [UInt8] {
+        streamClientCount.set(Int64(streamClients))
         if let status = try? ledger.subscriberStatus() {
             head.set(Int64(status.head))
             for s in status.subscribers {
