@@ -88,10 +88,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "ledger-benchmark",
-            dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB"],
+            dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "SeededRandom"],
             path: "tools/ledger-benchmark"
         ),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .target(name: "SeededRandom"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "SeededRandom"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB", "BinaryCodec"]),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "BinaryCodec", "LedgerJSON"], exclude: ["Fixtures"]),
         .testTarget(
@@ -102,7 +103,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON", "LMDB", "BinaryCodec", "CommerceApp", "Commerce"]),
-        .testTarget(name: "CommerceAppTests", dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec"]),
+        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON", "LMDB", "BinaryCodec", "CommerceApp", "Commerce", "SeededRandom"]),
+        .testTarget(name: "CommerceAppTests", dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec", "SeededRandom"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Commerce
 @testable import CommerceApp
 import Foundation
+import SeededRandom
 import Testing
 
 /// The shop's rules written again, plainly, without the deciders: dictionaries and arithmetic.
@@ -123,7 +124,7 @@ struct ShopModel {
     static let sequences = 200
     static let commandsPerSequence = 60
 
-    func randomCommand(_ g: inout SeededGenerator, model: ShopModel) -> CommerceCommand {
+    func randomCommand(_ g: inout SplitMix64, model: ShopModel) -> CommerceCommand {
         let user = Int64.random(in: 1...5, using: &g)
         switch Int.random(in: 0..<100, using: &g) {
         case 0..<6: return .registerProduct(name: "P", price: Int64.random(in: 1...40, using: &g) * 700 + Int64.random(in: 0...99, using: &g), stock: Int64.random(in: 0...9, using: &g))
@@ -174,7 +175,7 @@ struct ShopModel {
     @Test func theLedgerAnswersAsAPlainModelOfTheRulesDoes() throws {
         var orders = 0, discounted = 0, compensated = 0, failed = 0
         for seed in 0..<UInt64(Self.sequences) {
-            var g = SeededGenerator(seed: 7_000 + seed)
+            var g = SplitMix64(seed: 7_000 + seed)
             let dir = TemporaryDirectory()
             let clock = ManualClock(testEpoch)
             let ledger = try openLedger(dir, clock: clock, durable: false)

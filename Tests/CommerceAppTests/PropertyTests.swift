@@ -1,26 +1,14 @@
 import Commerce
 @testable import CommerceApp
+import SeededRandom
 import Testing
-
-/// SplitMix64: tiny, fast, and the same sequence for the same seed on every machine.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct PropertyTests {
     static let sequences = 1_000
     static let commandsPerSequence = 40
 
     /// A random command over a small world, so that conflicts (sold out, no stock, limits) are common.
-    func randomCommand(_ g: inout SeededGenerator, orders: [Int64], kind: Int? = nil) -> CommerceCommand {
+    func randomCommand(_ g: inout SplitMix64, orders: [Int64], kind: Int? = nil) -> CommerceCommand {
         let user = Int64.random(in: 1...6, using: &g)
         switch kind ?? Int.random(in: 0..<100, using: &g) {
         case 0..<6: return .registerProduct(name: "P", price: Int64.random(in: 1...30, using: &g) * 1_000, stock: Int64.random(in: 0...8, using: &g))
@@ -49,7 +37,7 @@ struct SeededGenerator: RandomNumberGenerator {
         var completedOrders = 0
         var compensations = 0
         for seed in 0..<UInt64(Self.sequences) {
-            var g = SeededGenerator(seed: seed)
+            var g = SplitMix64(seed: seed)
             let dir = TemporaryDirectory()
             let clock = ManualClock(testEpoch)
             let ledger = try openLedger(dir, clock: clock, durable: false)

@@ -3,6 +3,7 @@ import CommerceApp
 import Foundation
 import LedgerJSON
 import Synchronization
+import SeededRandom
 import Testing
 
 /// Real `commerce serve` processes killed with SIGKILL under load, and operator tools run beside a
@@ -29,7 +30,7 @@ import Testing
         let dir = ScratchDirectory()
         var generator = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64(UInt32.max), using: &generator)
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var server = try ServerProcess(data: dir.path)
         for (name, price) in [("Mug", 1_200), ("Pen", 300), ("Ink", 700)] {
             #expect(try await server.call("POST", "/admin/products", #"{"name":"\#(name)","price":\#(price),"stock":1000000}"#, admin: true).status == 201)
@@ -182,19 +183,6 @@ import Testing
         #expect(acknowledged.withLock { $0.count } > 0)
         let verify = try run("commerce-rebuild", ["--data", dir.path, "--verify"])
         #expect(verify.status == 0, "\(verify.stderr)")
-    }
-}
-
-/// A small seeded generator, so a failing round can be replayed from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

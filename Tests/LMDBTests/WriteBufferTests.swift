@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import SeededRandom
 import Testing
 
 /// The write buffer against real LMDB: what it answers, what it writes, and how.
@@ -149,7 +150,7 @@ import Testing
         let dir = TempDir()
         let env = try Environment.open(path: dir.path, configuration: .init(mapSize: 64 << 20, durable: false))
         let db = try env.openDatabase("t")
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let keys = (0..<150_000).map { _ in withUnsafeBytes(of: rng.next().bigEndian, Array.init) + [0x80] + withUnsafeBytes(of: rng.next() % 3, Array.init) }
         let written = try env.write { txn -> WriteBuffer.Progress in
             let buffer = WriteBuffer(over: txn)
@@ -280,7 +281,7 @@ import Testing
         let env = try Environment.open(path: dir.path)
         let direct = try env.openDatabase("direct")
         let buffered = try env.openDatabase("buffered")
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<4 {
             try env.write { txn in
                 let buffer = WriteBuffer(over: txn)
@@ -308,15 +309,3 @@ import Testing
     }
 }
 
-/// Seeded, so a failure repeats.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -13,6 +13,7 @@
 import Commerce
 import CommerceApp
 import Foundation
+import SeededRandom
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -137,17 +138,7 @@ struct Options {
 
 // MARK: - Random numbers
 
-/// SplitMix64: tiny, fast, and good enough to pick keys; seeded so runs repeat.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     /// Uniform in 0..<n (multiply-high; the bias is below 2^-40 for the sizes used here).
     mutating func index(_ n: Int) -> Int { Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(n)).high) }
     /// Uniform in [0, 1).
