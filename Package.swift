@@ -32,6 +32,14 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: optimized),
+        // Debian's libhiredis-dev, the C client of Redis; tools/bootstrap installs it.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(name: "Redis", dependencies: ["CHiredis"], swiftSettings: optimized),
+        .target(name: "CommerceRedis", dependencies: ["Redis", "CommerceApp", "Commerce", "EventLog", "LedgerJSON"], swiftSettings: optimized),
         .target(name: "BinaryCodec", swiftSettings: optimized),
         .target(name: "LedgerJSON", swiftSettings: optimized),
         .target(name: "EventLog", dependencies: ["LMDB", "BinaryCodec"], swiftSettings: optimized),
@@ -69,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "commerce-log",
             dependencies: [
-                "CommerceCLI", "CommerceHTTP", "CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec", "LedgerJSON",
+                "CommerceCLI", "CommerceHTTP", "CommerceApp", "CommerceRedis", "Redis", "Commerce", "EventLog", "LMDB", "BinaryCodec", "LedgerJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimized
@@ -77,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "commerce",
             dependencies: [
-                "CommerceCLI", "CommerceHTTP", "CommerceApp", "Commerce", "EventLog", "LedgerJSON",
+                "CommerceCLI", "CommerceHTTP", "CommerceApp", "CommerceRedis", "Redis", "Commerce", "EventLog", "LedgerJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,6 +101,7 @@ let package = Package(
         ),
         .target(name: "SeededRandom"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "SeededRandom"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "CommerceRedis", "CommerceApp", "Commerce", "EventLog"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB", "BinaryCodec"]),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "BinaryCodec", "LedgerJSON"], exclude: ["Fixtures"]),
         .testTarget(

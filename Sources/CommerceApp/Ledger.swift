@@ -53,7 +53,12 @@ public final class Ledger: Sendable {
         case .missing, .complete:
             break
         }
-        log = try EventLog(environment: Environment.open(path: configuration.logPath, configuration: configuration.logEnvironment))
+        do {
+            log = try EventLog(environment: Environment.open(path: configuration.logPath, configuration: configuration.logEnvironment),
+                               identity: configuration.logIdentity)
+        } catch let error as EventLogError {
+            throw LedgerError.unusable("\(configuration.logPath): \(error)")
+        }
         let (zone, changed) = try Self.timeZone(of: log, configuration)
         guard let calendar = DayCalendar(timeZoneIdentifier: zone) else { throw LedgerError.unusable("unknown time zone \(zone)") }
         self.calendar = calendar

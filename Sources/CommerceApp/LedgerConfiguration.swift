@@ -22,6 +22,9 @@ public struct LedgerConfiguration: Sendable {
     public var idempotencyRetention: Int64 = LedgerConfiguration.defaultIdempotencyRetention
     public static let defaultIdempotencyRetention: Int64 = 7 * 86_400_000
     public var applyTimeZone: Bool = false
+    /// The identity a new log is made with (a read replica takes its leader's); an existing log
+    /// with another is refused. Nil: a new ledger gets a random one.
+    public var logIdentity: [UInt8]?
     /// Called while the views are being rebuilt or caught up at open, with events done and total.
     public var recoveryProgress: (@Sendable (_ done: Int, _ total: UInt64) -> Void)?
     /// For tests: runs after a batch's log commit and before its views commit; throwing stands for

@@ -23,17 +23,21 @@ public final class EventLog: Sendable {
     /// Keys index the idempotency view, so they must stay well under LMDB's key size limit.
     public static let maxIdempotencyKeyLength = 255
 
-    public init(environment: Environment) throws {
+    /// Opens the log in `environment`, creating it when new: with `identity` when given (a copy
+    /// that continues another log, such as a read replica), else with random bytes. An existing log
+    /// with another identity than the one given is refused.
+    public init(environment: Environment, identity wanted: [UInt8]? = nil) throws {
         self.environment = environment
         events = try environment.openDatabase("log.events")
         meta = try environment.openDatabase("log.meta")
         let stored = try environment.read { [meta] txn in try txn.get(meta, Self.identityKey) }
         if let stored {
+            if let wanted, wanted != stored { throw EventLogError.otherLog(expected: wanted, found: stored) }
             identity = stored
         } else if environment.configuration.readOnly {
             identity = []
         } else {
-            let made = (0..<16).map { _ in UInt8.random(in: 0...255) }
+            let made = wanted ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
             identity = try environment.write { [meta] txn -> [UInt8] in
                 // Another process may have created the log meanwhile: the first identity stays.
                 if let raced = try txn.get(meta, Self.identityKey) { return raced }
@@ -188,6 +192,33 @@ public final class EventLog: Sendable {
     }
 
     // MARK: Reading
+
+    /// Up to `limit` records after `position` as they are stored (checksum included), for copies
+    /// that must carry them byte for byte.
+    public func storedRecords(after position: UInt64, limit: Int, in txn: Transaction) throws -> [(position: UInt64, bytes: [UInt8])] {
+        var out: [(position: UInt64, bytes: [UInt8])] = []
+        guard limit > 0, position < UInt64.max else { return out }
+        let cursor = try txn.cursor(events)
+        var entry = try cursor.seek(atOrAfter: Keys.uint64(position + 1))
+        while let current = entry, out.count < limit {
+            guard let key = Keys.readUInt64(current.key) else {
+                throw EventLogError.corruptRecord(position: 0, reason: "key of \(current.key.count) bytes")
+            }
+            out.append((key, Array(current.value)))
+            entry = try cursor.next()
+        }
+        return out
+    }
+
+    /// A stored record (`storedRecords`) decoded, its checksum verified.
+    public static func decodeStored(position: UInt64, _ bytes: [UInt8]) throws -> EventRecord {
+        try bytes.withUnsafeBytes { try RecordCodec.decode(position: position, $0) }
+    }
+
+    /// The checksum a stored record carries.
+    public static func storedChecksum(_ bytes: [UInt8]) -> UInt32? {
+        bytes.withUnsafeBytes { RecordCodec.storedChecksum($0) }
+    }
 
     public func event(at position: UInt64, in txn: Transaction) throws -> EventRecord? {
         try txn.withValue(events, Keys.uint64(position)) { try RecordCodec.decode(position: position, $0) }

@@ -7,6 +7,8 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidIdempotencyKey(String)
     /// A copied record does not continue the target log (see `Appender.appendCopy`).
     case copyOutOfOrder(position: UInt64, reason: String)
+    /// The log on disk is not the one the caller continues (its identity differs).
+    case otherLog(expected: [UInt8], found: [UInt8])
 
     public var description: String {
         switch self {
@@ -20,6 +22,12 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
             return "an idempotency key must be 1 to \(EventLog.maxIdempotencyKeyLength) bytes, got \(key.utf8.count)"
         case let .copyOutOfOrder(position, reason):
             return "event \(position): \(reason)"
+        case let .otherLog(expected, found):
+            return "the log here is \(Self.hex(found)), not \(Self.hex(expected)): it is a copy of another ledger"
         }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Wakes in-process subscribers when the writer commits. Other processes' appends are found by
@@ -16,6 +17,10 @@ public final class HeadNotifier: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Wakes threads blocked in `waitBlocking` (relays on threads of their own); signalled only
+    /// while one waits.
+    private let condition = NSCondition()
+    private let blockedThreads = Atomic<Int>(0)
 
     public init() {}
 
@@ -31,6 +36,23 @@ public final class HeadNotifier: Sendable {
             return ready
         }
         for waiter in ready { waiter.continuation.resume() }
+        if blockedThreads.load(ordering: .acquiring) > 0 {
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// `wait(above:timeout:)` for a thread that is not a task: blocks it.
+    public func waitBlocking(above position: UInt64, timeout: Duration) {
+        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        blockedThreads.add(1, ordering: .sequentiallyConsistent)
+        defer { blockedThreads.subtract(1, ordering: .relaxed) }
+        condition.lock()
+        defer { condition.unlock() }
+        while head <= position {
+            if !condition.wait(until: deadline) { return }
+        }
     }
 
     /// Returns once the head passes `position` or `timeout` elapses, whichever is first.

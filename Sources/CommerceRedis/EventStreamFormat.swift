@@ -1,0 +1,126 @@
+import Commerce
+import Foundation
+import EventLog
+import LedgerJSON
+import Redis
+
+/// How the log looks on a Redis stream: one entry per event, its id `<position>-0`, fields for
+/// the envelope, the payload as JSON (for consumers such as the data platform) and the record as
+/// the log stores it (for replicas, which keep a byte-for-byte copy and check its checksum).
+public enum EventStreamFormat {
+    public static let defaultStream = "commerce:events"
+
+    /// The hash beside the stream that says whose log it carries and how that log counts days.
+    public static func metaKey(_ stream: String) -> String { stream + ":meta" }
+
+    public static func entryId(_ position: UInt64) -> String { "\(position)-0" }
+
+    /// The position an entry id names; nil for an id this format does not write.
+    public static func position(ofId id: String) -> UInt64? {
+        guard id.hasSuffix("-0"), let p = UInt64(id.dropLast(2)) else { return nil }
+        return p
+    }
+
+    /// The fields of one event's entry.
+    static func fields(_ record: EventRecord, stored: [UInt8]) -> [[UInt8]] {
+        let event = try? CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
+        let data: JSONValue
+        switch event {
+        case .none, .unknown: data = .object([("raw", .string(hex(record.payload)))])
+        case let .some(known): data = known.json
+        }
+        var json: [UInt8] = []
+        data.write(into: &json)
+        return [
+            Array("type".utf8), Array(record.type.utf8),
+            Array("stream".utf8), Array(record.stream.utf8),
+            Array("version".utf8), Array(String(record.streamVersion).utf8),
+            Array("at".utf8), Array(ISO8601.format(record.timestamp).utf8),
+            Array("commandId".utf8), Array(hex64(record.commandId).utf8),
+            Array("data".utf8), json,
+            Array("record".utf8), stored,
+        ]
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xf)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func hex64(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    /// The id Redis last generated for the stream (it stays after trimming), 0 for no stream.
+    static func top(of stream: String, on connection: RedisConnection) throws -> UInt64 {
+        let reply = try connection.command(["XINFO", "STREAM", stream])
+        if case let .error(message) = reply {
+            if message.contains("no such key") { return 0 }
+            throw RedisError.refused(message)
+        }
+        guard let id = reply.pairs["last-generated-id"]?.text else { throw RedisError.unexpectedReply("XINFO STREAM without last-generated-id") }
+        guard let position = position(ofId: id) else {
+            if id == "0-0" { return 0 }
+            throw BusError.foreignStream("\(stream) holds entry \(id), which is not an event position: it is not a ledger's stream")
+        }
+        return position
+    }
+
+    /// The stored record of the entry at `position`, nil when the stream no longer holds it.
+    static func storedRecord(at position: UInt64, of stream: String, on connection: RedisConnection) throws -> [UInt8]? {
+        let id = entryId(position)
+        let reply = try connection.command(["XRANGE", stream, id, id]).checked()
+        guard let entry = reply.array?.first?.array, entry.count == 2 else { return nil }
+        return entry[1].pairs["record"]?.bytes
+    }
+
+    /// One entry of an XREAD / XREADGROUP / XRANGE reply: its id and fields (nil for an entry
+    /// deleted while it was pending).
+    struct Entry {
+        let id: String
+        let fields: [String: RedisReply]?
+    }
+
+    static func entries(_ list: RedisReply) throws -> [Entry] {
+        guard let items = list.array else { return [] }
+        return try items.map { item in
+            guard let pair = item.array, pair.count == 2, let id = pair[0].text else { throw RedisError.unexpectedReply("stream entry \(item)") }
+            return Entry(id: id, fields: pair[1].isNull ? nil : pair[1].pairs)
+        }
+    }
+
+    /// The entries of the one stream an XREAD / XREADGROUP asked for; empty on a timeout.
+    static func readEntries(_ reply: RedisReply) throws -> [Entry] {
+        guard let streams = reply.array, let first = streams.first?.array, first.count == 2 else { return [] }
+        return try entries(first[1])
+    }
+}
+
+/// Why a bus adapter cannot go on as things are (as opposed to Redis being away for a while).
+public enum BusError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The stream carries another ledger's log, or something that is not a ledger's log.
+    case foreignStream(String)
+    /// The stream and this log disagree about what happened at some position.
+    case diverged(String)
+    /// The stream no longer holds events this copy needs next.
+    case gap(String)
+
+    public var description: String {
+        switch self {
+        case let .foreignStream(m), let .diverged(m), let .gap(m): m
+        }
+    }
+}
+
+/// Sleeps in short steps so a stop request is seen soon.
+func pause(_ duration: Duration, unless stopping: () -> Bool) {
+    let end = ContinuousClock.now + duration
+    while !stopping(), ContinuousClock.now < end { usleep(20_000) }
+}
