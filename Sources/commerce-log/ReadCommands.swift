@@ -102,6 +102,8 @@ struct Stats: ParsableCommand {
                 return true
             }
             let storage = l.storage()
+            // A read replica writes how far it follows its leader's stream every second.
+            let replica = FileManager.default.contents(atPath: ledger.dataDirectory + "/replica.json").flatMap { try? JSONParser.parse(Array($0)) }
             func part(_ p: Ledger.StorageReport.Part) -> JSONValue {
                 .object([("bytesOnDisk", .int(Int64(p.bytesOnDisk))), ("mapBytes", .int(Int64(p.mapBytes))), ("mapUsedBytes", .int(Int64(p.mapUsedBytes)))])
             }
@@ -119,6 +121,7 @@ struct Stats: ParsableCommand {
                     .object([("name", .string(s.name)), ("checkpoint", .int(Int64(s.checkpoint))), ("lagEvents", .int(Int64(s.lagEvents))),
                              ("lagSeconds", .double(s.lagSeconds)), ("aheadOfHead", .bool(s.isAheadOfHead))])
                 })),
+                ("replica", replica ?? .null),
             ])
             if json { print(value.render()); return }
             print("head            \(status.head)\(status.headTimestamp.map { " at " + calendar.format($0) } ?? "")")
@@ -134,6 +137,11 @@ struct Stats: ParsableCommand {
             for s in status.subscribers {
                 let flag = s.isAheadOfHead ? "  AHEAD OF HEAD (restored from an older backup?)" : ""
                 print("  \(s.name.padding(toLength: 24, withPad: " ", startingAt: 0)) at \(s.checkpoint), lag \(s.lagEvents) events / \(String(format: "%.1f", s.lagSeconds)) s\(flag)")
+            }
+            if let replica {
+                print("replica of       \(replica["source"]?.stringValue ?? "?") stream \(replica["stream"]?.stringValue ?? "?")")
+                print("  at \(replica["position"]?.intValue ?? 0) of \(replica["streamTop"]?.intValue ?? 0), lag \(replica["lagEvents"]?.intValue ?? 0) events / \(String(format: "%.1f", { if case let .double(d)? = replica["lagSeconds"] { return d }; return Double(replica["lagSeconds"]?.intValue ?? 0) }())) s"
+                      + (replica["gap"]?.stringValue.map { "\n  GAP: \($0)" } ?? ""))
             }
         }
     }

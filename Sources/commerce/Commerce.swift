@@ -12,7 +12,7 @@ struct CommerceCLI: AsyncParsableCommand {
             1 when the rules refuse (the code is printed), 2 for bad usage, 3 when the store fails.
             """,
         subcommands: [
-            Serve.self, Charge.self, Balance.self, History.self, ProductCommand.self, Products.self, Top.self,
+            Serve.self, Replica.self, Charge.self, Balance.self, History.self, ProductCommand.self, Products.self, Top.self,
             CouponCommand.self, IssueCoupon.self, RequestCoupon.self, RequestStatus.self, ProcessRequests.self,
             UserCoupons.self, PlaceOrder.self, Compensate.self, ShowOrder.self, Orders.self,
         ]

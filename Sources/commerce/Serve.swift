@@ -1,48 +1,31 @@
 import ArgumentParser
-import CommerceCLI
 import CommerceApp
+import CommerceCLI
 import CommerceHTTP
+import CommerceRedis
 import Foundation
-import Hummingbird
-import LedgerJSON
 import Logging
-import Metrics
-import Prometheus
-import NIOPosix
+import Redis
 import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP API.")
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API: the leader, the one process that decides commands.")
     @OptionGroup var ledger: LedgerOptions
-    @Option(help: "Address to bind (env COMMERCE_HOST).") var host: String = ProcessInfo.processInfo.environment["COMMERCE_HOST"] ?? "127.0.0.1"
-    @Option(help: "Port (env COMMERCE_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_PORT"] ?? "") ?? 8080
-    @Option(help: "Bearer token for admin routes (env COMMERCE_ADMIN_TOKEN); without one, admin calls are taken from loopback only.")
-    var adminToken: String = ProcessInfo.processInfo.environment["COMMERCE_ADMIN_TOKEN"] ?? ""
-    @Option(help: "Event loop threads for HTTP; 0 means one per core (env COMMERCE_IO_THREADS).")
-    var ioThreads: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_IO_THREADS"] ?? "") ?? 0
-    @Option(help: "Append completed and compensated orders to this file as JSON lines: the data platform outbox (env COMMERCE_DATA_PLATFORM_FILE).")
+    @OptionGroup var server: ServerOptions
+    @OptionGroup var bus: RedisOptions
+    @Option(help: "Entries the Redis stream keeps (XADD MAXLEN ~); 0 keeps every one; the log stays the archive (env COMMERCE_REDIS_MAX_LEN).")
+    var redisMaxLen: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_REDIS_MAX_LEN"] ?? "") ?? 1_000_000
+    @Option(help: "Append completed and compensated orders to this file as JSON lines: the data platform outbox without Redis (env COMMERCE_DATA_PLATFORM_FILE).")
     var dataPlatformFile: String = ProcessInfo.processInfo.environment["COMMERCE_DATA_PLATFORM_FILE"] ?? ""
-    @Option(help: "Seconds a client may take to send a whole request head, idle keep-alive connections included (env COMMERCE_READ_TIMEOUT).")
-    var readTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_READ_TIMEOUT"] ?? "") ?? 10
-    @Option(help: "Seconds a client may take to send a request body (env COMMERCE_BODY_TIMEOUT).")
-    var bodyTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_BODY_TIMEOUT"] ?? "") ?? 30
     @Option(name: .customLong("check-log"), help: "Check every record's checksum before serving (about 1 s per million events); false skips it.")
     var checkLog = true
-    @Option(help: "Seconds between heartbeat comments on GET /events/stream (env COMMERCE_STREAM_HEARTBEAT).")
-    var streamHeartbeat: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_STREAM_HEARTBEAT"] ?? "") ?? 15
-    @Option(help: "Seconds an event-stream client may leave a write unread before it is disconnected (env COMMERCE_STREAM_WRITE_TIMEOUT).")
-    var streamWriteTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_STREAM_WRITE_TIMEOUT"] ?? "") ?? 10
-    @Option(help: "Events an event-stream client may fall behind the head before it is told where to resume and disconnected (env COMMERCE_STREAM_MAX_LAG).")
-    var streamMaxLag: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_STREAM_MAX_LAG"] ?? "") ?? 10_000
     @Flag(help: .hidden) var benchBaseline = false
 
     func validate() throws {
-        guard readTimeout > 0, readTimeout <= 3_600, bodyTimeout > 0, bodyTimeout <= 3_600 else {
-            throw ValidationError("--read-timeout and --body-timeout must be between 0 and 3600 seconds")
+        if !bus.redis.isEmpty {
+            do { _ = try RedisURL(bus.redis) } catch { throw ValidationError("\(error)") }
         }
-        guard streamHeartbeat >= 0.01, streamHeartbeat <= 3_600, streamWriteTimeout >= 0.01, streamWriteTimeout <= 3_600, streamMaxLag >= 1 else {
-            throw ValidationError("--stream-heartbeat and --stream-write-timeout must be between 0.01 and 3600 seconds, --stream-max-lag at least 1")
-        }
+        guard redisMaxLen >= 0 else { throw ValidationError("--redis-max-len must be 0 (keep all) or more") }
     }
 
     func run() async throws {
@@ -70,18 +53,22 @@ struct Serve: AsyncParsableCommand {
         case .rebuilt: logger.warning("\(opened.recovery)")
         default: logger.info("\(opened.recovery)")
         }
-        let metrics = APIMetrics()
-        // Libraries that report through swift-metrics land in the same registry.
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let writer = LedgerWriter(ledger: opened)
-        var api = APIServer(ledger: opened, writer: writer, adminToken: adminToken, metrics: metrics)
-        api.eventStream.heartbeat = .milliseconds(Int64(streamHeartbeat * 1000))
-        api.eventStream.writeTimeout = .milliseconds(Int64(streamWriteTimeout * 1000))
-        api.eventStream.maxLag = UInt64(streamMaxLag)
+        var services: [any Service] = []
+        var role = ServerRole.leader(relay: nil)
+        if !bus.redis.isEmpty, let url = try? RedisURL(bus.redis) {
+            var settings = RedisEventRelay.Settings(url: url)
+            settings.stream = bus.redisStream
+            settings.maxLength = redisMaxLen
+            let relay = RedisEventRelay(ledger: opened, settings: settings)
+            role = .leader(relay: { relay.report() })
+            services.append(BackgroundService { await relay.run() })
+            logger.info("relaying the log to \(url) stream \(bus.redisStream)")
+        }
+        let api = server.api(ledger: opened, writer: writer, role: role)
         if api.adminToken == nil {
             logger.warning("no admin token configured: admin routes accept calls from loopback only (set --admin-token or COMMERCE_ADMIN_TOKEN)")
         }
-        let responder = api.makeResponder(benchBaseline: benchBaseline)
         var relay: DataPlatformRelay?
         if !dataPlatformFile.isEmpty {
             do {
@@ -90,20 +77,7 @@ struct Serve: AsyncParsableCommand {
                 fail("\(error)", code: 2)
             }
         }
-        let startupLogger = logger
-        let (host, port, dataDirectory) = (self.host, self.port, ledger.dataDirectory)
-        let app = Application(
-            responder: responder,
-            server: .commerceHTTP1(readTimeout: .milliseconds(Int64(readTimeout * 1000)), bodyTimeout: .milliseconds(Int64(bodyTimeout * 1000))),
-            configuration: .init(address: .hostname(host, port: port), serverName: "commerce"),
-            services: [LedgerService(writer: writer, relay: relay, logger: logger)],
-            onServerRunning: { channel in
-                // A plain line on stdout, so scripts and tests started with --port 0 learn the port.
-                FileHandle.standardOutput.write(Data("listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
-                startupLogger.info("commerce serving", metadata: ["data": "\(dataDirectory)"])
-            },
-            eventLoopGroupProvider: ioThreads > 0 ? .shared(MultiThreadedEventLoopGroup(numberOfThreads: ioThreads)) : .singleton,
-            logger: logger)
-        try await app.runService()
+        services.insert(LedgerService(writer: writer, relay: relay, logger: logger), at: 0)
+        try await server.run(api.makeResponder(benchBaseline: benchBaseline), services: services, dataDirectory: ledger.dataDirectory, logger: logger)
     }
 }

@@ -62,8 +62,17 @@ public final class APIMetrics: Sendable {
     }
 
     /// Prometheus text, with the head, subscriber lags and event-stream clients read now.
-    func render(ledger: Ledger, streamClients: Int) -> [UInt8] {
+    func render(ledger: Ledger, streamClients: Int, replication: ReplicationState? = nil) -> [UInt8] {
         streamClientCount.set(Int64(streamClients))
+        if let replication {
+            let (kind, position, lagEvents, lagSeconds) = replication.figures
+            registry.makeGauge(descriptor: Self.name(kind, "position", "The last log position the \(kind) holds"))
+                .set(Int64(position))
+            registry.makeGauge(descriptor: Self.name("\(kind)_lag", "events", "Events the \(kind) is behind"))
+                .set(Int64(lagEvents))
+            registry.makeGauge(descriptor: Self.name("\(kind)_lag", "seconds", "Age of the oldest event the \(kind) has not yet got"))
+                .set(lagSeconds)
+        }
         if let status = try? ledger.subscriberStatus() {
             head.set(Int64(status.head))
             for s in status.subscribers {

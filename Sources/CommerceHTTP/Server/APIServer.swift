@@ -11,7 +11,12 @@ public struct APIServer: Sendable {
     public static let maxBodySize = 64 * 1024
 
     public let ledger: Ledger
-    public let writer: LedgerWriter
+    /// The single writer commands go through; nil on a read replica.
+    public let writer: LedgerWriter?
+    /// Leader (with the state of its relay to the bus, if any) or read replica.
+    public var role: ServerRole = .leader(relay: nil)
+    /// How long a query with `atLeast` waits for this server's views to reach that position.
+    public var positionWait: Duration = .seconds(2)
     /// Admin routes need `Authorization: Bearer <token>`; with none, only loopback callers are admitted.
     public let adminToken: String?
     public let metrics: APIMetrics
@@ -21,7 +26,7 @@ public struct APIServer: Sendable {
     let renderedEvents = RenderedEvents()
     let render: ViewRendering
 
-    public init(ledger: Ledger, writer: LedgerWriter, adminToken: String?, metrics: APIMetrics = APIMetrics()) {
+    public init(ledger: Ledger, writer: LedgerWriter?, adminToken: String?, metrics: APIMetrics = APIMetrics()) {
         self.ledger = ledger
         self.writer = writer
         self.adminToken = adminToken?.isEmpty == true ? nil : adminToken
@@ -45,6 +50,7 @@ public struct APIServer: Sendable {
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         let methods = RouteMethods()
         router.add(middleware: APIErrorMiddleware(methods: methods))
+        router.add(middleware: ReadPositionMiddleware(ledger: ledger, role: role, wait: positionWait))
         addSystemRoutes(to: router)
         addPointRoutes(to: router)
         addProductRoutes(to: router)
@@ -65,6 +71,7 @@ public struct APIServer: Sendable {
     /// Runs a command through the group-commit writer, counting it by type and outcome.
     func submit(_ command: CommerceCommand, _ request: Request) async throws -> CommandOutcome {
         let key = try RequestInput.idempotencyKey(request)
+        guard let writer else { throw APIError.notLeader }
         do {
             let outcome = try await writer.submit(command, idempotencyKey: key)
             metrics.command(command.name, outcome: outcome.replayed ? "replayed" : outcome.outcomeLabel)
@@ -80,17 +87,27 @@ public struct APIServer: Sendable {
 
     /// Decides `command` and answers it: the same JSON the CLI prints, with a status that fits; a
     /// recorded order failure is a 409 naming the order.
+    /// Every answer carries the log position it reflects (`Ledger-Position`, and `position` in a
+    /// success's body): a client that sends it back as `atLeast` to a replica reads its own write.
     func answer(_ command: CommerceCommand, _ request: Request) async throws -> Response {
-        switch render.answer(to: command, try await submit(command, request), now: ledger.clock.now()) {
+        let outcome = try await submit(command, request)
+        let position = outcome.logPosition
+        switch render.answer(to: command, outcome, now: ledger.clock.now()) {
         case let .success(kind, body):
+            var body = body
+            if case let .object(fields) = body { body = .object(fields + [("position", .int(Int64(position)))]) }
+            var response: Response
             switch kind {
-            case .created: return JSONResponse.make(.created, body)
-            case .changed: return JSONResponse.make(.ok, body)
-            case .accepted: return JSONResponse.make(.accepted, body)
+            case .created: response = JSONResponse.make(.created, body)
+            case .changed: response = JSONResponse.make(.ok, body)
+            case .accepted: response = JSONResponse.make(.accepted, body)
             }
+            response.headers[.ledgerPosition] = String(position)
+            return response
         case let .refused(error, details):
             var api = APIError(APIError.status(for: error.code), error.code.rawValue, error.message)
             api.details = details
+            api.headers[.ledgerPosition] = String(position)
             throw api
         }
     }
@@ -122,6 +139,9 @@ extension APIServer {
 }
 
 extension CommandOutcome {
+    /// The position of the command's last event; for one that appended nothing, the head it was decided at.
+    var logPosition: UInt64 { eventCount > 0 ? firstPosition + UInt64(eventCount) - 1 : firstPosition }
+
     var outcomeLabel: String {
         if case let .orderFailed(_, reason, _, _) = result { return reason.rawValue }
         return "OK"
