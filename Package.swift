@@ -101,7 +101,9 @@ let package = Package(
         ),
         .target(name: "SeededRandom"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "SeededRandom"]),
-        .testTarget(name: "RedisTests", dependencies: ["Redis", "CommerceRedis", "CommerceApp", "Commerce", "EventLog"]),
+        // A real redis-server started (and stopped by PID) by the tests that need one.
+        .target(name: "RedisTestSupport", dependencies: ["Redis"], path: "Tests/RedisTestSupport"),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "RedisTestSupport", "CommerceRedis", "CommerceApp", "Commerce", "EventLog"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB", "BinaryCodec"]),
         .testTarget(name: "CommerceTests", dependencies: ["Commerce", "BinaryCodec", "LedgerJSON"], exclude: ["Fixtures"]),
         .testTarget(
@@ -112,7 +114,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON", "LMDB", "BinaryCodec", "CommerceApp", "Commerce", "SeededRandom"]),
+        .testTarget(name: "CommerceCLITests", dependencies: ["LedgerJSON", "LMDB", "BinaryCodec", "CommerceApp", "Commerce", "SeededRandom", "Redis", "RedisTestSupport"]),
         .testTarget(name: "CommerceAppTests", dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "BinaryCodec", "SeededRandom"]),
     ]
 )

@@ -8,6 +8,9 @@ public struct CommandOutcome: Sendable, Equatable {
     /// Positions of the events this command appended (the first command's, for a replay).
     public let firstPosition: UInt64
     public let eventCount: Int
+
+    /// The position of the command's last event; for one that appended nothing, the head it was decided at.
+    public var logPosition: UInt64 { eventCount > 0 ? firstPosition + UInt64(eventCount) - 1 : firstPosition }
 }
 
 /// One unit of work queued for the single writer.

@@ -6,7 +6,7 @@ import Testing
     @Test func localCommandsPrintJSON() throws {
         let dir = ScratchDirectory()
         let d = ["--data", dir.path]
-        #expect(try run("commerce", ["charge", "--user", "1", "--amount", "50000"] + d).json == .object([("userId", .int(1)), ("balance", .int(50_000))]))
+        #expect(try run("commerce", ["charge", "--user", "1", "--amount", "50000"] + d).json == .object([("userId", .int(1)), ("balance", .int(50_000)), ("position", .int(1))]))
         #expect(try run("commerce", ["balance", "--user", "1"] + d).json?["balance"] == .int(50_000))
         #expect(try run("commerce", ["product", "add", "--name", "Mug", "--price", "12000", "--stock", "5"] + d).json?["id"] == .int(1))
         #expect(try run("commerce", ["product", "restock", "--id", "1", "--quantity", "5"] + d).json?["stock"] == .int(10))

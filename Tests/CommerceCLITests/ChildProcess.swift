@@ -82,9 +82,10 @@ final class ServerProcess: @unchecked Sendable {
     private let output = Pipe()
     private var log = ""
 
-    init(data: String, extra: [String] = []) throws {
+    /// `commerce <command>` (serve, or replica) on `data`, on a free port.
+    init(command: String = "serve", data: String, extra: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: Binaries.path("commerce"))
-        process.arguments = ["serve", "--data", data, "--port", "0", "--admin-token", "secret"] + extra
+        process.arguments = [command, "--data", data, "--port", "0", "--admin-token", "secret"] + extra
         process.standardOutput = output
         process.standardError = output
         try process.run()
@@ -147,6 +148,14 @@ final class ServerProcess: @unchecked Sendable {
     struct ServerError: Error, CustomStringConvertible {
         let description: String
         init(_ d: String) { description = d }
+    }
+
+    /// A GET's status and body exactly as sent.
+    func get(_ path: String) async throws -> (status: Int, body: Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.timeoutInterval = 30
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
     /// One HTTP request to the server; returns status and parsed JSON body.

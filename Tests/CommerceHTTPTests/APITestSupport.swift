@@ -30,10 +30,14 @@ struct APIHarness {
     let writer: LedgerWriter
     let api: APIServer
 
-    init(adminToken: String? = "secret", maxMapSize: Int = 1 << 30, mapSize: Int = 8 << 20) throws {
+    init(adminToken: String? = "secret", maxMapSize: Int = 1 << 30, mapSize: Int = 8 << 20,
+         role: ServerRole = .leader(relay: nil), positionWait: Duration = .seconds(2)) throws {
         ledger = try Ledger(configuration: LedgerConfiguration(dataDirectory: dir.path, environment: .init(mapSize: mapSize, maxMapSize: maxMapSize)), clock: clock)
         writer = LedgerWriter(ledger: ledger)
-        api = APIServer(ledger: ledger, writer: writer, adminToken: adminToken)
+        var api = APIServer(ledger: ledger, writer: role.isReplica ? nil : writer, adminToken: adminToken)
+        api.role = role
+        api.positionWait = positionWait
+        self.api = api
     }
 
     func run(_ mode: TestingSetup = .router, _ body: @escaping @Sendable (Client) async throws -> Void) async throws {

@@ -25,7 +25,7 @@ import Testing
         try await APIHarness().run { c in
             let created = try await c.post("/admin/products", #"{"name":"Mug","price":12000,"stock":100}"#, admin: true)
             #expect(created.status == .created)
-            #expect(created.json == .object([("id", .int(1)), ("name", .string("Mug")), ("price", .int(12000)), ("stock", .int(100))]))
+            #expect(created.json == .object([("id", .int(1)), ("name", .string("Mug")), ("price", .int(12000)), ("stock", .int(100)), ("position", .int(1))]))
             try await c.post("/admin/products", #"{"name":"Pen","price":1500,"stock":5}"#, admin: true)
             let restocked = try await c.post("/admin/products/1/restock", #"{"quantity":10}"#, admin: true)
             #expect(restocked.status == .ok && restocked.json["stock"] == .int(110))

@@ -9,7 +9,7 @@ import Testing
             #expect(unknown.status == .ok && unknown.json == .object([("userId", .int(5)), ("balance", .int(0))]))
             let charged = try await c.post("/users/5/points/charge", #"{"amount":10000}"#)
             #expect(charged.status == .ok)
-            #expect(charged.json == .object([("userId", .int(5)), ("balance", .int(10000))]))
+            #expect(charged.json == .object([("userId", .int(5)), ("balance", .int(10000)), ("position", .int(1))]))
             for amount in [20_000, 30_000] { try await c.post("/users/5/points/charge", #"{"amount":\#(amount)}"#) }
             #expect(try await c.get("/users/5/points").json["balance"] == .int(60_000))
             let page1 = try await c.get("/users/5/points/history?limit=2")

@@ -4,6 +4,7 @@ import CommerceApp
 import EventLog
 import Foundation
 import Redis
+import RedisTestSupport
 import Testing
 
 /// The relay and the replica follower in process, against a real redis-server.

@@ -21,7 +21,18 @@ public enum CommandAnswer: Sendable {
 
 extension ViewRendering {
     /// The answer to `command`'s outcome; `now` judges a coupon's status.
+    /// A success's body ends with `position`, the log position the answer reflects: sent back as
+    /// `atLeast`, it makes a read replica answer with this command's effect.
     public func answer(to command: CommerceCommand, _ outcome: CommandOutcome, now: Timestamp) -> CommandAnswer {
+        switch answerBody(to: command, outcome, now: now) {
+        case let .success(kind, .object(fields)):
+            return .success(kind, .object(fields + [("position", .int(Int64(outcome.logPosition)))]))
+        case let other:
+            return other
+        }
+    }
+
+    private func answerBody(to command: CommerceCommand, _ outcome: CommandOutcome, now: Timestamp) -> CommandAnswer {
         switch outcome.result {
         case let .pointsCharged(user, balance):
             return .success(.changed, .object([("userId", .int(user)), ("balance", .int(balance))]))

@@ -94,8 +94,6 @@ public struct APIServer: Sendable {
         let position = outcome.logPosition
         switch render.answer(to: command, outcome, now: ledger.clock.now()) {
         case let .success(kind, body):
-            var body = body
-            if case let .object(fields) = body { body = .object(fields + [("position", .int(Int64(position)))]) }
             var response: Response
             switch kind {
             case .created: response = JSONResponse.make(.created, body)
@@ -139,9 +137,6 @@ extension APIServer {
 }
 
 extension CommandOutcome {
-    /// The position of the command's last event; for one that appended nothing, the head it was decided at.
-    var logPosition: UInt64 { eventCount > 0 ? firstPosition + UInt64(eventCount) - 1 : firstPosition }
-
     var outcomeLabel: String {
         if case let .orderFailed(_, reason, _, _) = result { return reason.rawValue }
         return "OK"

@@ -9,7 +9,7 @@ public enum ServerRole: Sendable {
     /// Serves queries from a copy of the leader's log; commands go to `leader` (a base URL).
     case replica(leader: String?, report: @Sendable () -> ReplicaReport)
 
-    var isReplica: Bool {
+    public var isReplica: Bool {
         if case .replica = self { return true }
         return false
     }

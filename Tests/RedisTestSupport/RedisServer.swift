@@ -2,13 +2,14 @@ import Foundation
 import Redis
 
 /// A real redis-server on a free loopback port with a temp directory, stopped by PID.
-final class RedisServer: @unchecked Sendable {
-    let port: Int
-    let directory: URL
-    private(set) var process: Process?
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: URL
+    public private(set) var process: Process?
     let appendOnly: Bool
 
-    init(appendOnly: Bool = false, port: Int? = nil, directory: URL? = nil) throws {
+    /// `appendOnly`: the AOF, synced every second (what a production Redis would run with).
+    public init(appendOnly: Bool = false, port: Int? = nil, directory: URL? = nil) throws {
         self.appendOnly = appendOnly
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -16,13 +17,13 @@ final class RedisServer: @unchecked Sendable {
         try start()
     }
 
-    var url: RedisURL { RedisURL(host: "127.0.0.1", port: port) }
+    public var url: RedisURL { RedisURL(host: "127.0.0.1", port: port) }
 
-    func start() throws {
+    public func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.executable)
         p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
-                       "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always", "--daemonize", "no", "--logfile", "redis.log"]
+                       "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "everysec", "--daemonize", "no", "--logfile", "redis.log"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -36,14 +37,14 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// SIGKILL, then waits for the process to go.
-    func kill() {
+    public func kill() {
         guard let p = process else { return }
         Glibc.kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         process = nil
     }
 
-    func stop() {
+    public func stop() {
         guard let p = process else { return }
         p.terminate()
         p.waitUntilExit()
@@ -60,7 +61,7 @@ final class RedisServer: @unchecked Sendable {
         return "/usr/bin/redis-server"
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
@@ -76,7 +77,7 @@ final class RedisServer: @unchecked Sendable {
     }
 }
 
-struct RedisTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct RedisTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
