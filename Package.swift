@@ -99,6 +99,11 @@ let package = Package(
             dependencies: ["CommerceApp", "Commerce", "EventLog", "LMDB", "SeededRandom"],
             path: "tools/ledger-benchmark"
         ),
+        .executableTarget(
+            name: "bus-benchmark",
+            dependencies: ["CommerceApp", "CommerceRedis", "Redis", "Commerce", "SeededRandom"],
+            path: "tools/bus-benchmark"
+        ),
         .target(name: "SeededRandom"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "SeededRandom"]),
         // A real redis-server started (and stopped by PID) by the tests that need one.

@@ -21,25 +21,53 @@ public enum EventStreamFormat {
         return p
     }
 
-    /// The fields of one event's entry.
-    static func fields(_ record: EventRecord, stored: [UInt8]) -> [[UInt8]] {
+    /// Field names and values of one event's entry, in order.
+    static let fieldCount = 7
+
+    /// Adds the `XADD` of one event to `buffer`: the stream, the trimming, the id, the fields.
+    /// `scratch` is reused for the payload's JSON.
+    static func appendAdd(_ record: EventRecord, stored: [UInt8], stream: [UInt8], trim: [[UInt8]],
+                          to buffer: inout CommandBuffer, scratch: inout [UInt8]) {
         let event = try? CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
         let data: JSONValue
         switch event {
         case .none, .unknown: data = .object([("raw", .string(hex(record.payload)))])
         case let .some(known): data = known.json
         }
-        var json: [UInt8] = []
-        data.write(into: &json)
-        return [
-            Array("type".utf8), Array(record.type.utf8),
-            Array("stream".utf8), Array(record.stream.utf8),
-            Array("version".utf8), Array(String(record.streamVersion).utf8),
-            Array("at".utf8), Array(ISO8601.format(record.timestamp).utf8),
-            Array("commandId".utf8), Array(hex64(record.commandId).utf8),
-            Array("data".utf8), json,
-            Array("record".utf8), stored,
-        ]
+        scratch.removeAll(keepingCapacity: true)
+        data.write(into: &scratch)
+        buffer.begin(arguments: 3 + trim.count + 2 * fieldCount)
+        buffer.add(xadd)
+        buffer.add(stream)
+        for t in trim { buffer.add(t) }
+        var id = entryId(record.position)
+        id.withUTF8 { buffer.add($0) }
+        buffer.add(Field.type)
+        buffer.add(record.type)
+        buffer.add(Field.stream)
+        buffer.add(record.stream)
+        buffer.add(Field.version)
+        buffer.add(decimal: record.streamVersion)
+        buffer.add(Field.at)
+        buffer.add(ISO8601.format(record.timestamp))
+        buffer.add(Field.commandId)
+        buffer.add(hex64(record.commandId))
+        buffer.add(Field.data)
+        buffer.add(scratch)
+        buffer.add(Field.record)
+        buffer.add(stored)
+    }
+
+    static let xadd = Array("XADD".utf8)
+
+    enum Field {
+        static let type = Array("type".utf8)
+        static let stream = Array("stream".utf8)
+        static let version = Array("version".utf8)
+        static let at = Array("at".utf8)
+        static let commandId = Array("commandId".utf8)
+        static let data = Array("data".utf8)
+        static let record = Array("record".utf8)
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
@@ -77,22 +105,33 @@ public enum EventStreamFormat {
     static func storedRecord(at position: UInt64, of stream: String, on connection: RedisConnection) throws -> [UInt8]? {
         let id = entryId(position)
         let reply = try connection.command(["XRANGE", stream, id, id]).checked()
-        guard let entry = reply.array?.first?.array, entry.count == 2 else { return nil }
-        return entry[1].pairs["record"]?.bytes
+        return try entries(reply).first?.field("record")?.bytes
     }
 
     /// One entry of an XREAD / XREADGROUP / XRANGE reply: its id and fields (nil for an entry
     /// deleted while it was pending).
     struct Entry {
         let id: String
-        let fields: [String: RedisReply]?
+        /// Names and values, alternating, as Redis gave them.
+        let fields: [RedisReply]?
+
+        /// The value of field `name` (a scan: an entry has seven).
+        func field(_ name: String) -> RedisReply? {
+            guard let fields else { return nil }
+            var i = 0
+            while i + 1 < fields.count {
+                if case let .string(bytes) = fields[i], bytes.elementsEqual(name.utf8) { return fields[i + 1] }
+                i += 2
+            }
+            return nil
+        }
     }
 
     static func entries(_ list: RedisReply) throws -> [Entry] {
         guard let items = list.array else { return [] }
         return try items.map { item in
             guard let pair = item.array, pair.count == 2, let id = pair[0].text else { throw RedisError.unexpectedReply("stream entry \(item)") }
-            return Entry(id: id, fields: pair[1].isNull ? nil : pair[1].pairs)
+            return Entry(id: id, fields: pair[1].array)
         }
     }
 

@@ -128,7 +128,7 @@ public final class ReplicaFollower: Sendable {
     }
 
     /// The stream must carry this replica's log, and agree with it at the replica's head.
-    func check(_ connection: RedisConnection) throws {
+    public func check(_ connection: RedisConnection) throws {
         let meta = try connection.command(["HGETALL", EventStreamFormat.metaKey(settings.stream)]).checked().pairs
         let mine = EventStreamFormat.hex(ledger.logIdentity)
         guard let log = meta["log"]?.text else { throw RedisError.refused("\(settings.stream) has no leader yet") }
@@ -143,7 +143,7 @@ public final class ReplicaFollower: Sendable {
     }
 
     /// One blocking read and what it brought.
-    func follow(_ connection: RedisConnection) throws {
+    public func follow(_ connection: RedisConnection) throws {
         let head = try ledger.head()
         let reply = try connection.command(["XREAD", "COUNT", String(settings.batchSize), "BLOCK", String(settings.block.milliseconds),
                                             "STREAMS", settings.stream, EventStreamFormat.entryId(head)]).checked()
@@ -163,7 +163,7 @@ public final class ReplicaFollower: Sendable {
                 throw BusError.foreignStream("\(settings.stream) holds entry \(entry.id), which is not an event position")
             }
             guard position == expected else { throw gap(after: expected - 1, first: position, top: nil) }
-            guard let bytes = entry.fields?["record"]?.bytes else {
+            guard let bytes = entry.field("record")?.bytes else {
                 throw BusError.foreignStream("entry \(entry.id) of \(settings.stream) has no record field")
             }
             batch.append((position, bytes))

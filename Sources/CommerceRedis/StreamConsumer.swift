@@ -143,15 +143,15 @@ public final class StreamConsumer {
         var bytes: [UInt8] = []
         var written: [UInt64] = []
         for entry in entries {
-            guard let fields = entry.fields, let position = EventStreamFormat.position(ofId: entry.id), let type = fields["type"]?.text else { continue }
+            guard entry.fields != nil, let position = EventStreamFormat.position(ofId: entry.id), let type = entry.field("type")?.text else { continue }
             if let types = settings.types, !types.contains(type) { continue }
             if recent.contains(position) {
                 progress.skippedRepeats += 1
                 continue
             }
-            let data = fields["data"]?.bytes.flatMap { try? JSONParser.parse($0) } ?? .null
+            let data = entry.field("data")?.bytes.flatMap { try? JSONParser.parse($0) } ?? .null
             let line: JSONValue = .object([("position", .int(Int64(position))), ("type", .string(type)),
-                                           ("at", .optional(fields["at"]?.text)), ("stream", .optional(fields["stream"]?.text)), ("data", data)])
+                                           ("at", .optional(entry.field("at")?.text)), ("stream", .optional(entry.field("stream")?.text)), ("data", data)])
             line.write(into: &bytes)
             bytes.append(UInt8(ascii: "\n"))
             written.append(position)

@@ -210,9 +210,9 @@ public final class EventLog: Sendable {
         return out
     }
 
-    /// A stored record (`storedRecords`) decoded, its checksum verified.
-    public static func decodeStored(position: UInt64, _ bytes: [UInt8]) throws -> EventRecord {
-        try bytes.withUnsafeBytes { try RecordCodec.decode(position: position, $0) }
+    /// A stored record (`storedRecords`) decoded, its checksum verified unless `verify` is false.
+    public static func decodeStored(position: UInt64, _ bytes: [UInt8], verify: Bool = true) throws -> EventRecord {
+        try bytes.withUnsafeBytes { try RecordCodec.decode(position: position, $0, verify: verify) }
     }
 
     /// The checksum a stored record carries.

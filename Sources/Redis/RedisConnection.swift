@@ -74,6 +74,18 @@ public final class RedisConnection {
         pending += 1
     }
 
+    /// Queues every command of `buffer` for a pipeline at once; read their replies with `reply()`.
+    public func append(_ buffer: CommandBuffer) throws {
+        precondition(buffer.isComplete, "a command of the buffer lacks arguments")
+        guard buffer.count > 0 else { return }
+        guard let context else { throw RedisError.connection("closed") }
+        let status = buffer.bytes.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
+        }
+        guard status == REDIS_OK else { throw fail() }
+        pending += buffer.count
+    }
+
     /// The next reply of the pipeline (the one of the oldest command not yet answered).
     public func reply() throws -> RedisReply {
         guard let context else { throw RedisError.connection("closed") }

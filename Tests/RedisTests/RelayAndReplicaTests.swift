@@ -132,7 +132,7 @@ import Testing
         let connection = try RedisConnection(redis.url)
         let reply = try connection.command(["XRANGE", EventStreamFormat.defaultStream, "-", "+"]).checked()
         return try EventStreamFormat.entries(reply).map { entry in
-            StreamEntry(position: try #require(EventStreamFormat.position(ofId: entry.id)), record: try #require(entry.fields?["record"]?.bytes))
+            StreamEntry(position: try #require(EventStreamFormat.position(ofId: entry.id)), record: try #require(entry.field("record")?.bytes))
         }
     }
 
