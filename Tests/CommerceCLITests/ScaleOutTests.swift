@@ -255,4 +255,40 @@ import Testing
         try await converge(fresh, to: leader)
         try await expectSameAnswers([fresh], as: leader)
     }
+
+    @Test func aReplicaPromotedToLeaderContinuesTheStreamAndTheOtherReplicaFollowsIt() async throws {
+        let redis = try RedisServer()
+        let leaderDir = ScratchDirectory(), standbyDir = ScratchDirectory(), otherDir = ScratchDirectory()
+        let bus = ["--redis", "redis://127.0.0.1:\(redis.port)"]
+        let leader = try ServerProcess(data: leaderDir.path, extra: bus)
+        var standby = try ServerProcess(command: "replica", data: standbyDir.path, extra: bus)
+        let other = try ServerProcess(command: "replica", data: otherDir.path, extra: bus)
+        defer { leader.stop(); standby.stop(); other.stop() }
+        try await load(leader, count: 400, seed: 21)
+        try await converge(standby, to: leader)
+        let before = try await head(leader)
+        leader.stop()
+        // Failover: the standby's copy is served as the leader's log (docs/scale-out.md).
+        standby.stop()
+        standby = try ServerProcess(data: standbyDir.path, extra: bus)
+        #expect(try await head(standby) == before)
+        try await load(standby, count: 400, seed: 22)
+        try await converge(other, to: standby)
+        try await expectSameAnswers([other], as: standby)
+        let after = try await head(standby)
+        let deadline = Date().addingTimeInterval(20)
+        while try streamPositions(redis).last != UInt64(after), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try streamPositions(redis) == Array(1...UInt64(after)))
+        // The old leader, restarted on its own (now older) log, refuses to relay into the new history.
+        let stale = try ServerProcess(data: leaderDir.path, extra: bus)
+        defer { stale.stop() }
+        var relay = try await stale.call("GET", "/health").json["relay"]
+        let until = Date().addingTimeInterval(10)
+        while relay?["lastError"]?.stringValue == nil, Date() < until {
+            try await Task.sleep(for: .milliseconds(50))
+            relay = try await stale.call("GET", "/health").json["relay"]
+        }
+        #expect(relay?["lastError"]?.stringValue?.contains("beyond this log's head") == true)
+        #expect(try streamPositions(redis) == Array(1...UInt64(after)))
+    }
 }
