@@ -17,7 +17,7 @@ struct Options {
     var events = 1_000_000
     var redis: String?
     var directory: String?
-    var batch = 1_000
+    var batch = 250
 
     init(_ arguments: [String]) {
         var i = 1
