@@ -15,18 +15,30 @@ public enum EventStreamFormat {
 
     public static func entryId(_ position: UInt64) -> String { "\(position)-0" }
 
-    /// The position an entry id names; nil for an id this format does not write.
+    /// The position an entry id names; nil for an id this format does not write (positions are
+    /// at most Int64.max, as everywhere in the API).
     public static func position(ofId id: String) -> UInt64? {
-        guard id.hasSuffix("-0"), let p = UInt64(id.dropLast(2)) else { return nil }
+        guard id.hasSuffix("-0"), let p = UInt64(id.dropLast(2)), p <= UInt64(Int64.max) else { return nil }
         return p
     }
 
+    /// The meta hash's `head`: the last position appended and its record's checksum.
+    static func head(_ position: UInt64, _ checksum: UInt32) -> String { "\(position):\(checksum)" }
+
+    static func parseHead(_ text: String) -> (UInt64, UInt32)? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let p = UInt64(parts[0]), p <= UInt64(Int64.max), let c = UInt32(parts[1]) else { return nil }
+        return (p, c)
+    }
+
     /// Field names and values of one event's entry, in order.
-    static let fieldCount = 7
+    static let fieldCount = 8
 
     /// Adds the `XADD` of one event to `buffer`: the stream, the trimming, the id, the fields.
     /// `scratch` is reused for the payload's JSON.
-    static func appendAdd(_ record: EventRecord, stored: [UInt8], stream: [UInt8], trim: [[UInt8]],
+    /// `previous` is the checksum of the record before it (0 before the first): the entries form a
+    /// chain a replica checks against its own copy, so a stream that forked is never followed.
+    static func appendAdd(_ record: EventRecord, stored: [UInt8], previous: UInt32, stream: [UInt8], trim: [[UInt8]],
                           to buffer: inout CommandBuffer, scratch: inout [UInt8]) {
         let event = try? CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
         let data: JSONValue
@@ -56,6 +68,8 @@ public enum EventStreamFormat {
         buffer.add(scratch)
         buffer.add(Field.record)
         buffer.add(stored)
+        buffer.add(Field.previous)
+        buffer.add(decimal: UInt64(previous))
     }
 
     static let xadd = Array("XADD".utf8)
@@ -68,6 +82,7 @@ public enum EventStreamFormat {
         static let commandId = Array("commandId".utf8)
         static let data = Array("data".utf8)
         static let record = Array("record".utf8)
+        static let previous = Array("previous".utf8)
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

@@ -30,7 +30,7 @@ public final class RedisEventRelay: Sendable {
     let ledger: Ledger
     public let settings: Settings
     private let state: Mutex<RelayReport>
-    private let stopping = Atomic<Bool>(false)
+    private let thread = BlockingLoop(name: "redis-relay")
 
     public init(ledger: Ledger, settings: Settings) {
         self.ledger = ledger
@@ -42,19 +42,10 @@ public final class RedisEventRelay: Sendable {
 
     /// Relays until the task is cancelled.
     public func run() async {
-        let done = Atomic<Bool>(false)
-        let thread = Thread { [self] in
-            loop()
-            done.store(true, ordering: .releasing)
-        }
-        thread.name = "redis-relay"
-        thread.start()
-        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
-        stopping.store(true, ordering: .releasing)
-        while !done.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
+        await thread.run { [self] in loop() }
     }
 
-    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+    private var isStopping: Bool { thread.isStopping }
 
     private func loop() {
         var backoff: Duration = .milliseconds(100)
@@ -88,50 +79,100 @@ public final class RedisEventRelay: Sendable {
         state.withLock { $0.connected = false }
     }
 
-    /// Checks that the stream is this log's and returns the position it ends at.
+    /// Checks that the stream is this log's and agrees with it, and returns the position it
+    /// ends at. The stream's meta hash records the last position appended and its checksum
+    /// (`head`), moved in the same transaction as the entries: the stream is always a prefix of
+    /// one log, and a log that is behind it or forked from it is refused.
     public func prepare(_ connection: RedisConnection) throws -> UInt64 {
         let metaKey = EventStreamFormat.metaKey(settings.stream)
-        let mine = EventStreamFormat.hex(ledger.logIdentity)
-        _ = try connection.command(["HSETNX", metaKey, "log", mine]).checked()
-        _ = try connection.command(["HSETNX", metaKey, "timeZone", ledger.timeZoneIdentifier]).checked()
+        let identity = EventStreamFormat.hex(ledger.logIdentity)
+        _ = try connection.command(["HSETNX", metaKey, "log", identity]).checked()
         let meta = try connection.command(["HGETALL", metaKey]).checked().pairs
-        guard meta["log"]?.text == mine else {
-            throw BusError.foreignStream("the stream \(settings.stream) carries the log \(meta["log"]?.text ?? "?"), not this ledger's (\(mine))")
+        guard meta["log"]?.text == identity else {
+            throw BusError.foreignStream("the stream \(settings.stream) carries the log \(meta["log"]?.text ?? "?"), not this ledger's (\(identity))")
         }
-        let top = try EventStreamFormat.top(of: settings.stream, on: connection)
+        // The leader's zone is the one replicas fold days in (it changes with commerce-rebuild --time-zone).
+        _ = try connection.command(["HSET", metaKey, "timeZone", ledger.timeZoneIdentifier]).checked()
         let head = try ledger.head()
-        guard top <= head else {
-            throw BusError.diverged("the stream \(settings.stream) holds events up to \(top), beyond this log's head \(head): this log is older than the one that published them (restored from a backup?)")
+        guard let text = meta["head"]?.text else {
+            let top = try EventStreamFormat.top(of: settings.stream, on: connection)
+            guard top == 0 else {
+                throw BusError.foreignStream("the stream \(settings.stream) holds entries up to \(top) but no record of who appended them: not this relay's stream")
+            }
+            return 0
         }
-        if top > 0, let stored = try EventStreamFormat.storedRecord(at: top, of: settings.stream, on: connection),
-           EventLog.storedChecksum(stored) != (try ledger.checksum(at: top)) {
-            throw BusError.diverged("the stream's event at \(top) is not this log's event at \(top)")
+        guard let (position, checksum) = EventStreamFormat.parseHead(text) else {
+            throw BusError.foreignStream("\(metaKey) has head \(text.debugDescription), which this relay does not write")
         }
-        return top
+        guard position <= head else {
+            throw BusError.diverged("the stream \(settings.stream) holds events up to \(position), beyond this log's head \(head): this log is older than the one that published them (restored from a backup, or a leader that was replaced)")
+        }
+        let mine = position == 0 ? nil : try ledger.checksum(at: position)
+        guard position == 0 || mine == checksum else {
+            throw BusError.diverged("the stream's event at \(position) is not this log's event at \(position): the histories forked (another leader appended)")
+        }
+        return position
     }
 
-    /// Publishes one batch after `position` and returns the last position Redis holds.
+    /// Publishes one batch after `position` (where the stream must still end) in one Redis
+    /// transaction, and returns the position the stream now ends at. Another writer that moved
+    /// the stream meanwhile makes this throw without appending anything.
     public func publish(after position: UInt64, on connection: RedisConnection) throws -> UInt64 {
         let batch = try ledger.storedEvents(after: position, limit: settings.batchSize)
-        guard !batch.isEmpty else { return position }
+        guard let last = batch.last else { return position }
+        let metaKey = EventStreamFormat.metaKey(settings.stream)
+        var previous: UInt32 = position == 0 ? 0 : try ledger.checksum(at: position) ?? 0
+        // Where the stream ends, checked under WATCH: the transaction below is void if it moves.
+        try connection.append(["WATCH", metaKey])
+        try connection.append(["HGET", metaKey, "head"])
+        _ = try connection.reply().checked()
+        let found = try connection.reply().checked().text
+        let expected = position == 0 ? nil : EventStreamFormat.head(position, previous)
+        guard found == expected else {
+            _ = try connection.command(["UNWATCH"])
+            throw BusError.diverged("the stream \(settings.stream) ends at \(found ?? "nothing"), not at \(expected ?? "nothing") where this relay left it: another writer appended")
+        }
         let trim: [[UInt8]] = settings.maxLength > 0 ? [Array("MAXLEN".utf8), Array("~".utf8), Array(String(settings.maxLength).utf8)] : []
         let key = Array(settings.stream.utf8)
         var buffer = CommandBuffer(capacity: batch.count * 400)
         var scratch: [UInt8] = []
+        buffer.begin(arguments: 1)
+        buffer.add("MULTI")
         for (p, bytes) in batch {
             // The checksum travels inside the record and is verified by whoever folds it.
             let record = try EventLog.decodeStored(position: p, bytes, verify: false)
-            EventStreamFormat.appendAdd(record, stored: bytes, stream: key, trim: trim, to: &buffer, scratch: &scratch)
+            EventStreamFormat.appendAdd(record, stored: bytes, previous: previous, stream: key, trim: trim, to: &buffer, scratch: &scratch)
+            previous = EventLog.storedChecksum(bytes) ?? 0
         }
+        buffer.begin(arguments: 4)
+        buffer.add("HSET")
+        buffer.add(metaKey)
+        buffer.add("head")
+        buffer.add(EventStreamFormat.head(last.position, previous))
+        buffer.begin(arguments: 1)
+        buffer.add("EXEC")
         try connection.append(buffer)
-        var firstError: String?
-        for _ in batch {
-            // Every reply is read even after a refusal, so the connection stays in step.
-            if case let .error(message) = try connection.reply(), !message.contains("equal or smaller"), firstError == nil {
-                firstError = message
-            }
+        // MULTI, then QUEUED for each command (an error here, e.g. OOM, voids the transaction), then EXEC.
+        var refusal: String?
+        for _ in 0..<(buffer.count - 1) {
+            if case let .error(message) = try connection.reply(), refusal == nil { refusal = message }
         }
-        if let firstError { throw RedisError.refused(firstError) }
-        return batch[batch.count - 1].position
+        let outcome = try connection.reply()
+        if let refusal { throw RedisError.refused(refusal) }
+        switch outcome {
+        case .null:
+            throw RedisError.refused("the stream's head moved during the transaction (another writer?); nothing was appended")
+        case let .error(message):
+            throw RedisError.refused(message)
+        case let .array(results):
+            // Queued commands that fail when run are not undone; with the head checked under WATCH
+            // no XADD can meet a higher top, so this is a stream someone else writes to.
+            if let failed = results.first(where: { if case .error = $0 { return true } else { return false } }) {
+                throw BusError.foreignStream("an XADD of positions \(position + 1)...\(last.position) failed inside its transaction (\(failed)): something else writes to \(settings.stream)")
+            }
+        default:
+            throw RedisError.unexpectedReply("EXEC \(outcome)")
+        }
+        return last.position
     }
 }

@@ -36,7 +36,7 @@ public final class ReplicaFollower: Sendable {
     let ledger: Ledger
     public let settings: Settings
     private let state: Mutex<ReplicaReport>
-    private let stopping = Atomic<Bool>(false)
+    private let thread = BlockingLoop(name: "replica-follower")
     /// Where the replica writes its report for `commerce-log stats` (it may run while the replica does).
     let reportPath: String?
 
@@ -85,19 +85,10 @@ public final class ReplicaFollower: Sendable {
 
     /// Follows until the task is cancelled.
     public func run() async {
-        let done = Atomic<Bool>(false)
-        let thread = Thread { [self] in
-            loop()
-            done.store(true, ordering: .releasing)
-        }
-        thread.name = "replica-follower"
-        thread.start()
-        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
-        stopping.store(true, ordering: .releasing)
-        while !done.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
+        await thread.run { [self] in loop() }
     }
 
-    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+    private var isStopping: Bool { thread.isStopping }
 
     private func loop() {
         var backoff: Duration = .milliseconds(100)
@@ -117,6 +108,10 @@ public final class ReplicaFollower: Sendable {
                 }
             } catch let error as BusError {
                 state.withLock { $0.connected = false; $0.gap = "\(error)" }
+            } catch let error as EventLogError {
+                // A record that fails its checksum or does not continue the copy: following on
+                // could only make the copy wrong.
+                state.withLock { $0.connected = false; $0.gap = "the stream's next events cannot continue this replica's log (\(error)): restore the replica from a backup of the leader (docs/scale-out.md)" }
             } catch {
                 state.withLock { $0.connected = false; $0.lastError = "\(error)" }
                 pause(backoff, unless: { isStopping })
@@ -135,6 +130,9 @@ public final class ReplicaFollower: Sendable {
         guard log == mine else {
             throw BusError.foreignStream("the stream \(settings.stream) carries the log \(log), not this replica's (\(mine))")
         }
+        if let zone = meta["timeZone"]?.text, zone != ledger.timeZoneIdentifier {
+            throw BusError.diverged("the leader counts calendar days in \(zone), this replica in \(ledger.timeZoneIdentifier): restore the replica from a backup of the leader")
+        }
         let head = try ledger.head()
         if head > 0, let stored = try EventStreamFormat.storedRecord(at: head, of: settings.stream, on: connection),
            EventLog.storedChecksum(stored) != (try ledger.checksum(at: head)) {
@@ -150,23 +148,35 @@ public final class ReplicaFollower: Sendable {
         let entries = try EventStreamFormat.readEntries(reply)
         guard !entries.isEmpty else {
             // Nothing after the head: either it is current, or what followed it was trimmed away.
+            // The top is read first, then what follows the head: an entry the relay adds between
+            // the blocking read and these is found, not taken for a gap.
             let top = try EventStreamFormat.top(of: settings.stream, on: connection)
-            if top > head { throw gap(after: head, first: nil, top: top) }
+            if top > head {
+                let next = try EventStreamFormat.entries(connection.command(["XRANGE", settings.stream, "(" + EventStreamFormat.entryId(head), "+", "COUNT", "1"]).checked())
+                let first = next.first.flatMap { EventStreamFormat.position(ofId: $0.id) }
+                if first != head + 1 { throw gap(after: head, first: first, top: top) }
+            }
             state.withLock { $0.position = head; $0.streamTop = max(top, head); $0.lagSeconds = 0 }
             return
         }
         var batch: [(position: UInt64, bytes: [UInt8])] = []
         batch.reserveCapacity(entries.count)
         var expected = head + 1
+        // Each entry names its predecessor's checksum: the chain must continue this replica's own log.
+        var previous: UInt32 = head == 0 ? 0 : try ledger.checksum(at: head) ?? 0
         for entry in entries {
             guard let position = EventStreamFormat.position(ofId: entry.id) else {
                 throw BusError.foreignStream("\(settings.stream) holds entry \(entry.id), which is not an event position")
             }
             guard position == expected else { throw gap(after: expected - 1, first: position, top: nil) }
-            guard let bytes = entry.field("record")?.bytes else {
-                throw BusError.foreignStream("entry \(entry.id) of \(settings.stream) has no record field")
+            guard let bytes = entry.field("record")?.bytes, let named = entry.field("previous")?.text.flatMap({ UInt32($0) }) else {
+                throw BusError.foreignStream("entry \(entry.id) of \(settings.stream) lacks its record or previous field")
+            }
+            guard named == previous else {
+                throw BusError.diverged("the stream's event \(position) follows another event \(position - 1) than this replica's: the leader's history forked from this copy; restore the replica from a backup of the leader")
             }
             batch.append((position, bytes))
+            previous = EventLog.storedChecksum(bytes) ?? 0
             expected += 1
         }
         let reached = try ledger.replicate(batch)

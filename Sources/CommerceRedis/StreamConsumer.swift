@@ -45,6 +45,8 @@ public final class StreamConsumer {
     /// Positions of the output's last lines: a pending entry coming back after a crash is not written twice.
     private var recent: Set<UInt64> = []
     private var batches = 0
+    private var warnedOfLateStart = false
+    private var log: (String) -> Void = { _ in }
 
     public init(settings: Settings) {
         self.settings = settings
@@ -52,7 +54,8 @@ public final class StreamConsumer {
 
     /// Runs until `stopping` says so, or until nothing new came for `idleExit` when given.
     /// Redis being away is retried with backoff; a file that cannot be written is thrown.
-    public func run(stopping: @escaping () -> Bool, idleExit: Duration? = nil, log: (String) -> Void = { _ in }) throws {
+    public func run(stopping: @escaping () -> Bool, idleExit: Duration? = nil, log: @escaping (String) -> Void = { _ in }) throws {
+        self.log = log
         try openOutput()
         var backoff: Duration = .milliseconds(100)
         var idleSince = ContinuousClock.now
@@ -70,6 +73,7 @@ public final class StreamConsumer {
                         handled += try claim(connection)
                         lastClaim = .now
                     }
+                    try checkNothingTrimmedUnread(connection)
                     handled += try handle(try read(connection, from: ">"), connection)
                     if handled > 0 {
                         idleSince = .now
@@ -91,6 +95,10 @@ public final class StreamConsumer {
             guard fm.createFile(atPath: settings.output, contents: nil) else { throw ConsumerError("cannot create \(settings.output)") }
         }
         guard let handle = FileHandle(forUpdatingAtPath: settings.output) else { throw ConsumerError("cannot write \(settings.output)") }
+        // One member per file: a second one would write over this one's lines.
+        guard flock(handle.fileDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            throw ConsumerError("\(settings.output) is being written by another consumer; give each member its own --output")
+        }
         // The last lines' positions, from the tail; a torn last line (a crash mid-write) is cut off.
         let size = try handle.seekToEnd()
         let start = size > 1_048_576 ? size - 1_048_576 : 0
@@ -102,12 +110,39 @@ public final class StreamConsumer {
         } else if start == 0 {
             end = 0
         }
-        if end < size { try handle.truncate(atOffset: end) }
+        if end < size {
+            // Only a line of ours is cut, never the tail of some other file named by mistake.
+            let torn = tail.suffix(Int(size - end))
+            guard torn.starts(with: Array(#"{"position":"#.utf8)) else {
+                throw ConsumerError("\(settings.output) does not end with a complete line and is not a consumer's output; name another file")
+            }
+            try handle.truncate(atOffset: end)
+        }
         try handle.seek(toOffset: end)
         for line in tail.prefix(Int(end - start)).split(separator: UInt8(ascii: "\n")) {
             if let position = (try? JSONParser.parse(Array(line)))?["position"]?.intValue { recent.insert(UInt64(position)) }
         }
         output = handle
+    }
+
+    /// Entries trimmed from the stream before the group read them would be skipped without a
+    /// word by `XREADGROUP >`: refuse to go on instead (their events are in the leader's log).
+    private func checkNothingTrimmedUnread(_ connection: RedisConnection) throws {
+        let groups = try connection.command(["XINFO", "GROUPS", settings.stream]).checked().array ?? []
+        guard let group = groups.map(\.pairs).first(where: { $0["name"]?.text == settings.group }),
+              let delivered = group["last-delivered-id"]?.text.flatMap(EventStreamFormat.position(ofId:)) else { return }
+        let stream = try connection.command(["XINFO", "STREAM", settings.stream]).checked().pairs
+        guard let firstId = stream["first-entry"]?.array?.first?.text, let first = EventStreamFormat.position(ofId: firstId) else { return }
+        if first > delivered + 1 {
+            if delivered == 0 {
+                if !warnedOfLateStart {
+                    warnedOfLateStart = true
+                    log("the stream starts at \(first): events 1...\(first - 1) are only in the leader's log (commerce-log export)")
+                }
+                return
+            }
+            throw ConsumerError("the stream was trimmed past group \(settings.group): events \(delivered + 1)...\(first - 1) were never delivered to it; export them from the leader's log (commerce-log export) and keep --redis-max-len above what the group can fall behind")
+        }
     }
 
     private func createGroup(_ connection: RedisConnection) throws {

@@ -45,13 +45,16 @@ public final class HeadNotifier: Sendable {
 
     /// `wait(above:timeout:)` for a thread that is not a task: blocks it.
     public func waitBlocking(above position: UInt64, timeout: Duration) {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        // A monotonic deadline: a wall clock stepped back must not stretch the wait.
+        let end = ContinuousClock.now + timeout
         blockedThreads.add(1, ordering: .sequentiallyConsistent)
         defer { blockedThreads.subtract(1, ordering: .relaxed) }
         condition.lock()
         defer { condition.unlock() }
         while head <= position {
-            if !condition.wait(until: deadline) { return }
+            let left = end - ContinuousClock.now
+            guard left > .zero else { return }
+            _ = condition.wait(until: Date().addingTimeInterval(Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
         }
     }
 

@@ -34,8 +34,8 @@ struct Consume: ParsableCommand {
         guard !redis.isEmpty else { throw ValidationError("--redis (or COMMERCE_REDIS_URL) is required") }
         do { _ = try RedisURL(redis) } catch { throw ValidationError("\(error)") }
         guard (1...100_000).contains(batch) else { throw ValidationError("--batch must be 1 to 100000") }
-        guard claimIdle > 0, claimIdle <= 86_400 else { throw ValidationError("--claim-idle must be between 0 and 86400 seconds") }
-        guard exitWhenIdle >= 0 else { throw ValidationError("--exit-when-idle must be 0 or more") }
+        guard claimIdle >= 0.01, claimIdle <= 86_400 else { throw ValidationError("--claim-idle must be between 0.01 and 86400 seconds") }
+        guard exitWhenIdle >= 0, exitWhenIdle <= 31_536_000 else { throw ValidationError("--exit-when-idle must be between 0 and 31536000 seconds") }
         guard !group.isEmpty, !stream.isEmpty else { throw ValidationError("--group and --stream must not be empty") }
     }
 

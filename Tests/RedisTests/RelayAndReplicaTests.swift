@@ -57,20 +57,26 @@ import Testing
         relay = RedisEventRelay(ledger: leader, settings: .init(url: redis.url))
         connection = try RedisConnection(redis.url)
         #expect(try relay.prepare(connection) == position)
-        // An XADD at or below the top is refused by Redis and counted as already there.
-        #expect(try relay.publish(after: 0, on: connection) == position)
+        // Appending anywhere but where the stream ends is refused, and appends nothing.
+        #expect(throws: BusError.self) { try relay.publish(after: 0, on: connection) }
+        #expect(try allEntries(redis).map(\.position) == Array(1...position))
         while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
         try expectStreamHoldsTheLog(of: leader, redis: redis)
 
-        // Redis loses its newest entries: the relay publishes them again from where Redis ends.
+        // Redis loses its newest entries (and, in the same transaction of its AOF, the head that
+        // records them): the relay publishes them again from where Redis ends.
+        let kept: UInt64 = 100
+        _ = try connection.command(["XTRIM", EventStreamFormat.defaultStream, "MINID", "\(kept + 1)-0"]).checked()
         _ = try connection.command(["XTRIM", EventStreamFormat.defaultStream, "MAXLEN", "0"]).checked()
-        _ = try connection.command(["XSETID", EventStreamFormat.defaultStream, "100-0"]).checked()
+        _ = try connection.command(["XSETID", EventStreamFormat.defaultStream, "\(kept)-0"]).checked()
+        _ = try connection.command(["HSET", EventStreamFormat.metaKey(EventStreamFormat.defaultStream), "head",
+                                    "\(kept):\(try #require(try leader.checksum(at: kept)))"]).checked()
         relay = RedisEventRelay(ledger: leader, settings: .init(url: redis.url))
         var again = try relay.prepare(connection)
-        #expect(again == 100)
+        #expect(again == kept)
         while again < (try leader.head()) { again = try relay.publish(after: again, on: connection) }
         let ids = try allEntries(redis).map(\.position)
-        #expect(ids == Array(101...(try leader.head())))
+        #expect(ids == Array((kept + 1)...(try leader.head())))
     }
 
     @Test func aStreamOfAnotherLedgerIsRefusedByItsRelayAndItsReplicas() throws {
@@ -119,6 +125,88 @@ import Testing
         } catch let error as BusError {
             #expect("\(error)".contains("no longer holds event 51"))
         }
+    }
+
+    @Test func twoLeadersOfOneLogNeverMixTheirHistoriesOnTheStream() throws {
+        let redis = try RedisServer()
+        let aDir = TemporaryDirectory(), bDir = TemporaryDirectory(), replicaDir = TemporaryDirectory()
+        let a = try openLedger(aDir)
+        try runMixedCommands(on: a, count: 200, seed: 31)
+        let common = try a.head()
+        // B is a copy of A (a promoted standby, or A restored from a backup); then both go on.
+        _ = try a.backup(to: bDir.path + "/copy")
+        let bCopy = TemporaryDirectory()
+        try FileManager.default.removeItem(atPath: bCopy.path)
+        try FileManager.default.moveItem(atPath: bDir.path + "/copy", toPath: bCopy.path)
+        let b = try openLedger(bCopy)
+        #expect(b.logIdentity == a.logIdentity)
+
+        let relayA = RedisEventRelay(ledger: a, settings: .init(url: redis.url))
+        let relayB = RedisEventRelay(ledger: b, settings: .init(url: redis.url))
+        let ca = try RedisConnection(redis.url), cb = try RedisConnection(redis.url)
+        var pa = try relayA.prepare(ca)
+        while pa < common { pa = try relayA.publish(after: pa, on: ca) }
+        // A replica follows the common history.
+        let replica = try openLedger(replicaDir, logIdentity: a.logIdentity, timeZone: a.timeZoneIdentifier)
+        let follower = ReplicaFollower(ledger: replica, settings: .init(url: redis.url, leader: nil))
+        let cr = try RedisConnection(redis.url)
+        while try replica.head() < common { try follower.follow(cr) }
+
+        try runMixedCommands(on: a, count: 30, seed: 32)
+        try runMixedCommands(on: b, count: 30, seed: 33)
+        // Both prepared at the common head; A appends first; B's append is refused, not mixed in.
+        var pb = try relayB.prepare(cb)
+        #expect(pb == common)
+        while pa < (try a.head()) { pa = try relayA.publish(after: pa, on: ca) }
+        #expect(throws: BusError.self) { try relayB.publish(after: pb, on: cb) }
+        // B prepared again: its log is behind the stream, or forked from it.
+        #expect(throws: BusError.self) { pb = try relayB.prepare(cb) }
+        try expectStreamHoldsTheLog(of: a, redis: redis)
+
+        // The replica follows A's events; then the stream is replaced by B's history (an operator
+        // cleared it): the replica notices the fork through the entries' chain and stops.
+        while try replica.head() < a.head() { try follower.follow(cr) }
+        _ = try ca.command(["DEL", EventStreamFormat.defaultStream, EventStreamFormat.metaKey(EventStreamFormat.defaultStream)]).checked()
+        try runMixedCommands(on: b, count: 100, seed: 34)
+        var fresh = try relayB.prepare(cb)
+        while fresh < (try b.head()) { fresh = try relayB.publish(after: fresh, on: cb) }
+        let replicaHead = try replica.head()
+        #expect(throws: BusError.self) { try follower.follow(cr) }
+        #expect(try replica.head() == replicaHead)
+    }
+
+    @Test func aConsumerGroupThatTheStreamWasTrimmedPastRefusesToGoOn() throws {
+        let redis = try RedisServer()
+        let dir = TemporaryDirectory(), out = TemporaryDirectory()
+        let leader = try openLedger(dir)
+        try runMixedCommands(on: leader, count: 300, seed: 41)
+        var settings = RedisEventRelay.Settings(url: redis.url)
+        settings.maxLength = 0
+        let relay = RedisEventRelay(ledger: leader, settings: settings)
+        let connection = try RedisConnection(redis.url)
+        var position = try relay.prepare(connection)
+        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        var consumerSettings = StreamConsumer.Settings(url: redis.url, group: "data-platform", consumer: "a", output: out.path + "/orders.jsonl")
+        consumerSettings.block = .milliseconds(50)
+        try StreamConsumer(settings: consumerSettings).run(stopping: { false }, idleExit: .milliseconds(200))
+        let written = try String(contentsOfFile: out.path + "/orders.jsonl", encoding: .utf8).split(separator: "\n").count
+        #expect(written > 0)
+        // More events, and the stream trimmed past them before the group read them.
+        try runMixedCommands(on: leader, count: 300, seed: 42)
+        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        _ = try connection.command(["XTRIM", EventStreamFormat.defaultStream, "MAXLEN", "10"]).checked()
+        do {
+            try StreamConsumer(settings: consumerSettings).run(stopping: { false }, idleExit: .milliseconds(200))
+            Issue.record("the trimmed events went by without a word")
+        } catch let error as ConsumerError {
+            #expect(error.description.contains("trimmed past group data-platform"))
+        }
+        #expect(try String(contentsOfFile: out.path + "/orders.jsonl", encoding: .utf8).split(separator: "\n").count == written)
+        // A second member on the same file is refused.
+        let holder = StreamConsumer(settings: consumerSettings)
+        let lock = try #require(FileHandle(forUpdatingAtPath: out.path + "/orders.jsonl"))
+        #expect(flock(lock.fileDescriptor, LOCK_EX | LOCK_NB) == 0)
+        #expect(throws: ConsumerError.self) { try holder.run(stopping: { false }, idleExit: .milliseconds(100)) }
     }
 
     // MARK: Helpers
