@@ -142,7 +142,19 @@ struct EventStream: AsyncSequence, Sendable {
             guard head > position else { return nil }
             let page = stream.settings.page
             var out = ByteBuffer()
-            if stream.filter.stream == nil {
+            if stream.filter.stream == nil, stream.filter.types == nil {
+                // Every event: pages are cut at positions that are multiples of `pageAlignment`
+                // (but for the last few), so followers of the head ask for the same pages and
+                // share them as rendered, instead of each assembling its own copy.
+                let alignment = RenderedEvents.pageAlignment
+                let through = head - position > alignment ? head - head % alignment : head
+                guard let shared = try stream.cache.page(after: position, through: through, limit: page, ledger: stream.ledger, render: stream.render) else {
+                    position = through
+                    return nil
+                }
+                position = shared.end
+                return shared.bytes
+            } else if stream.filter.stream == nil {
                 let messages = try stream.cache.messages(after: position, through: head, limit: page, ledger: stream.ledger, render: stream.render)
                 position = messages.last?.position ?? head
                 for message in messages where stream.filter.types.map({ $0.contains(message.type) }) ?? true {

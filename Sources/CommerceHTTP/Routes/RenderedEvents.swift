@@ -19,6 +19,17 @@ final class RenderedEvents: Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// Pages of every event, as clients of the unfiltered stream asked for them, by the position
+    /// they follow: the followers of the head ask for the same ones (see `pageAlignment`).
+    private struct Pages {
+        var byStart: [UInt64: (end: UInt64, bytes: ByteBuffer)] = [:]
+        var order: [UInt64] = []  // oldest first
+    }
+
+    private let pages = Mutex(Pages())
+    static let pageAlignment: UInt64 = 64
+    static let pagesKept = 256
     private let connected = Atomic<Int>(0)
     let capacity: Int
 
@@ -39,6 +50,30 @@ final class RenderedEvents: Sendable {
         bytes.writeString(render.event(record).render())
         bytes.writeString("\n\n")
         return Message(position: record.position, type: record.type, bytes: bytes)
+    }
+
+    /// Every event after `after` through `through` (at most `limit` of them) as one buffer, and
+    /// the position it ends at: shared with every client that asked for a page after `after`.
+    func page(after: UInt64, through: UInt64, limit: Int, ledger: Ledger, render: ViewRendering) throws -> (end: UInt64, bytes: ByteBuffer)? {
+        if let cached = pages.withLock({ $0.byStart[after] }), cached.end <= through { return cached }
+        let messages = try messages(after: after, through: through, limit: limit, ledger: ledger, render: render)
+        guard let last = messages.last else { return nil }
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(messages.reduce(0) { $0 + $1.bytes.readableBytes })
+        for message in messages {
+            var m = message.bytes
+            bytes.writeBuffer(&m)
+        }
+        let page = (end: last.position, bytes: bytes)
+        pages.withLock { p in
+            if p.byStart.updateValue(page, forKey: after) == nil { p.order.append(after) }
+            if p.order.count > Self.pagesKept {
+                let dropped = p.order.count - Self.pagesKept
+                for start in p.order.prefix(dropped) { p.byStart[start] = nil }
+                p.order.removeFirst(dropped)
+            }
+        }
+        return page
     }
 
     /// The messages of every event after `after` through `through` (at most `limit` of them), in
