@@ -22,6 +22,10 @@ public final class RedisEventRelay: Sendable {
         public var maxLength: Int = 1_000_000
         /// Most events pipelined in one round trip (250 measured fastest: tools/bus-benchmark --batch).
         public var batchSize: Int = 250
+        /// After a batch that was not full, the relay waits this long for more events: under load
+        /// it then appends a few large transactions instead of one per group commit, which costs
+        /// the leader's cores less (Redis's work is per transaction as much as per entry).
+        public var linger: Duration = .milliseconds(10)
 
         public init(url: RedisURL) { self.url = url }
     }
@@ -62,8 +66,12 @@ public final class RedisEventRelay: Sendable {
                         ledger.waitForHeadBlocking(above: position, timeout: .milliseconds(200))
                         continue
                     }
+                    let before = position
                     position = try publish(after: position, on: connection)
                     state.withLock { $0.position = position }
+                    if position - before < UInt64(settings.batchSize), settings.linger > .zero {
+                        ledger.waitForHeadBlocking(above: position + UInt64(settings.batchSize), timeout: settings.linger)
+                    }
                     // The checkpoint is for lag figures: a write of the views every 50 ms at most.
                     if ContinuousClock.now - checkpointed >= .milliseconds(50) || position >= head {
                         try ledger.advanceCheckpoint(Self.checkpointName, to: position)
