@@ -18,7 +18,7 @@ import Testing
         let connection = try RedisConnection(redis.url)
         var position = try relay.prepare(connection)
         #expect(position == 0)
-        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        position = try relay.publishAll(after: position, on: connection)
 
         let origin = try #require(try ReplicaFollower.origin(url: redis.url, stream: EventStreamFormat.defaultStream))
         #expect(origin.logIdentity == leader.logIdentity)
@@ -36,7 +36,7 @@ import Testing
 
         // More commands later: the replica follows on from where it was.
         try runMixedCommands(on: leader, count: 200, seed: 8)
-        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        position = try relay.publishAll(after: position, on: connection)
         while try replica.head() < leader.head() { try follower.follow(followConnection) }
         #expect(try replica.summarize() == leader.summarize())
         try expectStreamHoldsTheLog(of: leader, redis: redis)
@@ -60,7 +60,7 @@ import Testing
         // Appending anywhere but where the stream ends is refused, and appends nothing.
         #expect(throws: BusError.self) { try relay.publish(after: 0, on: connection) }
         #expect(try allEntries(redis).map(\.position) == Array(1...position))
-        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        position = try relay.publishAll(after: position, on: connection)
         try expectStreamHoldsTheLog(of: leader, redis: redis)
 
         // Redis loses its newest entries (and, in the same transaction of its AOF, the head that
@@ -100,12 +100,10 @@ import Testing
         let leaderDir = TemporaryDirectory(), replicaDir = TemporaryDirectory()
         let leader = try openLedger(leaderDir)
         try runMixedCommands(on: leader, count: 300, seed: 4)
-        var settings = RedisEventRelay.Settings(url: redis.url)
-        settings.maxLength = 0
-        let relay = RedisEventRelay(ledger: leader, settings: settings)
+        let relay = RedisEventRelay.keepingEverything(of: leader, on: redis)
         let connection = try RedisConnection(redis.url)
         var position = try relay.prepare(connection)
-        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        position = try relay.publishAll(after: position, on: connection)
         let replica = try openLedger(replicaDir, logIdentity: leader.logIdentity, timeZone: leader.timeZoneIdentifier)
         let follower = ReplicaFollower(ledger: replica, settings: .init(url: redis.url, leader: nil))
         // The replica follows part of the way, then the stream is trimmed past it.
@@ -180,12 +178,10 @@ import Testing
         let dir = TemporaryDirectory(), out = TemporaryDirectory()
         let leader = try openLedger(dir)
         try runMixedCommands(on: leader, count: 300, seed: 41)
-        var settings = RedisEventRelay.Settings(url: redis.url)
-        settings.maxLength = 0
-        let relay = RedisEventRelay(ledger: leader, settings: settings)
+        let relay = RedisEventRelay.keepingEverything(of: leader, on: redis)
         let connection = try RedisConnection(redis.url)
         var position = try relay.prepare(connection)
-        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        position = try relay.publishAll(after: position, on: connection)
         var consumerSettings = StreamConsumer.Settings(url: redis.url, group: "data-platform", consumer: "a", output: out.path + "/orders.jsonl")
         consumerSettings.block = .milliseconds(50)
         try StreamConsumer(settings: consumerSettings).run(stopping: { false }, idleExit: .milliseconds(200))
@@ -193,7 +189,7 @@ import Testing
         #expect(written > 0)
         // More events, and the stream trimmed past them before the group read them.
         try runMixedCommands(on: leader, count: 300, seed: 42)
-        while position < (try leader.head()) { position = try relay.publish(after: position, on: connection) }
+        position = try relay.publishAll(after: position, on: connection)
         _ = try connection.command(["XTRIM", EventStreamFormat.defaultStream, "MAXLEN", "10"]).checked()
         do {
             try StreamConsumer(settings: consumerSettings).run(stopping: { false }, idleExit: .milliseconds(200))
@@ -229,5 +225,21 @@ import Testing
         let log = try ledger.storedEvents(after: 0, limit: .max)
         #expect(entries.map(\.position) == log.map(\.position))
         #expect(entries.map(\.record) == log.map(\.bytes))
+    }
+}
+
+extension RedisEventRelay {
+    /// A relay whose stream is never trimmed.
+    static func keepingEverything(of ledger: Ledger, on redis: RedisServer) -> RedisEventRelay {
+        var settings = Settings(url: redis.url)
+        settings.maxLength = 0
+        return RedisEventRelay(ledger: ledger, settings: settings)
+    }
+
+    /// Publishes batch after batch up to the log's head; returns where the stream ends.
+    func publishAll(after position: UInt64, on connection: RedisConnection) throws -> UInt64 {
+        var position = position
+        while position < (try ledger.head()) { position = try publish(after: position, on: connection) }
+        return position
     }
 }
