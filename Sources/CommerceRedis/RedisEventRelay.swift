@@ -99,14 +99,13 @@ public final class RedisEventRelay: Sendable {
         guard meta["log"]?.text == identity else {
             throw BusError.foreignStream("the stream \(settings.stream) carries the log \(meta["log"]?.text ?? "?"), not this ledger's (\(identity))")
         }
-        // The leader's zone is the one replicas fold days in (it changes with commerce-rebuild --time-zone).
-        _ = try connection.command(["HSET", metaKey, "timeZone", ledger.timeZoneIdentifier]).checked()
         let head = try ledger.head()
         guard let text = meta["head"]?.text else {
             let top = try EventStreamFormat.top(of: settings.stream, on: connection)
             guard top == 0 else {
                 throw BusError.foreignStream("the stream \(settings.stream) holds entries up to \(top) but no record of who appended them: not this relay's stream")
             }
+            try recordZone(connection)
             return 0
         }
         guard let (position, checksum) = EventStreamFormat.parseHead(text) else {
@@ -119,7 +118,17 @@ public final class RedisEventRelay: Sendable {
         guard position == 0 || mine == checksum else {
             throw BusError.diverged("the stream's event at \(position) is not this log's event at \(position): the histories forked (another leader appended)")
         }
+        try recordZone(connection)
         return position
+    }
+
+    /// The zone replicas fold days in is the leader's (it changes with commerce-rebuild
+    /// --time-zone); written only once this relay is known to own the stream.
+    private func recordZone(_ connection: RedisConnection) throws {
+        let metaKey = EventStreamFormat.metaKey(settings.stream)
+        if try connection.command(["HGET", metaKey, "timeZone"]).checked().text != ledger.timeZoneIdentifier {
+            _ = try connection.command(["HSET", metaKey, "timeZone", ledger.timeZoneIdentifier]).checked()
+        }
     }
 
     /// Publishes one batch after `position` (where the stream must still end) in one Redis
@@ -131,14 +140,30 @@ public final class RedisEventRelay: Sendable {
         let metaKey = EventStreamFormat.metaKey(settings.stream)
         var previous: UInt32 = position == 0 ? 0 : try ledger.checksum(at: position) ?? 0
         // Where the stream ends, checked under WATCH: the transaction below is void if it moves.
+        // The stream's own top is read too: an XADD by anything that does not keep `head` would
+        // make this batch's XADDs fail one by one inside EXEC, which does not undo the others.
         try connection.append(["WATCH", metaKey])
         try connection.append(["HGET", metaKey, "head"])
-        _ = try connection.reply().checked()
-        let found = try connection.reply().checked().text
+        try connection.append(["XINFO", "STREAM", settings.stream])
+        let watched = try connection.reply()
+        let headReply = try connection.reply()
+        let info = try connection.reply()
+        _ = try watched.checked()
+        let found = try headReply.checked().text
         let expected = position == 0 ? nil : EventStreamFormat.head(position, previous)
         guard found == expected else {
             _ = try connection.command(["UNWATCH"])
             throw BusError.diverged("the stream \(settings.stream) ends at \(found ?? "nothing"), not at \(expected ?? "nothing") where this relay left it: another writer appended")
+        }
+        let top: UInt64
+        if case let .error(message) = info, message.contains("no such key") {
+            top = 0
+        } else {
+            top = try info.checked().pairs["last-generated-id"]?.text.flatMap { $0 == "0-0" ? 0 : EventStreamFormat.position(ofId: $0) } ?? UInt64.max
+        }
+        guard top == position else {
+            _ = try connection.command(["UNWATCH"])
+            throw BusError.foreignStream("the stream \(settings.stream) ends at entry \(top == UInt64.max ? "?" : String(top)) while its head record says \(position): something else writes to it (to start it anew, delete both \(settings.stream) and \(metaKey))")
         }
         let trim: [[UInt8]] = settings.maxLength > 0 ? [Array("MAXLEN".utf8), Array("~".utf8), Array(String(settings.maxLength).utf8)] : []
         let key = Array(settings.stream.utf8)

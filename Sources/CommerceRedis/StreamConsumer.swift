@@ -120,7 +120,7 @@ public final class StreamConsumer {
         }
         try handle.seek(toOffset: end)
         for line in tail.prefix(Int(end - start)).split(separator: UInt8(ascii: "\n")) {
-            if let position = (try? JSONParser.parse(Array(line)))?["position"]?.intValue { recent.insert(UInt64(position)) }
+            if let position = (try? JSONParser.parse(Array(line)))?["position"]?.intValue, let p = UInt64(exactly: position) { recent.insert(p) }
         }
         output = handle
     }
@@ -145,6 +145,10 @@ public final class StreamConsumer {
         }
     }
 
+    private func trimmedWhilePending(_ ids: [String]) -> ConsumerError {
+        ConsumerError("entries \(ids.prefix(5).joined(separator: ", "))\(ids.count > 5 ? " and \(ids.count - 5) more" : "") were trimmed from the stream while pending in group \(settings.group), before a line was written for them; export them from the leader's log (commerce-log export) and keep --redis-max-len above what the group can fall behind")
+    }
+
     private func createGroup(_ connection: RedisConnection) throws {
         let reply = try connection.command(["XGROUP", "CREATE", settings.stream, settings.group, "0", "MKSTREAM"])
         if case let .error(message) = reply, !message.hasPrefix("BUSYGROUP") { throw RedisError.refused(message) }
@@ -165,6 +169,11 @@ public final class StreamConsumer {
                                                 String(settings.claimIdle.milliseconds), cursor, "COUNT", String(settings.batchSize)]).checked()
             guard let parts = reply.array, parts.count >= 2, let next = parts[0].text else { throw RedisError.unexpectedReply("XAUTOCLAIM \(reply)") }
             let entries = try EventStreamFormat.entries(parts[1])
+            // Entries deleted while pending (Redis 7 lists them third, and drops them from the
+            // pending list): their events never reached a line.
+            if parts.count >= 3, let deleted = parts[2].array, !deleted.isEmpty {
+                throw trimmedWhilePending(deleted.compactMap(\.text))
+            }
             progress.claimed += entries.count
             handled += try handle(entries, connection)
             cursor = next
@@ -177,8 +186,10 @@ public final class StreamConsumer {
         guard !entries.isEmpty else { return 0 }
         var bytes: [UInt8] = []
         var written: [UInt64] = []
+        let gone = entries.filter { $0.fields == nil }.map(\.id)
+        if !gone.isEmpty { throw trimmedWhilePending(gone) }
         for entry in entries {
-            guard entry.fields != nil, let position = EventStreamFormat.position(ofId: entry.id), let type = entry.field("type")?.text else { continue }
+            guard let position = EventStreamFormat.position(ofId: entry.id), let type = entry.field("type")?.text else { continue }
             if let types = settings.types, !types.contains(type) { continue }
             if recent.contains(position) {
                 progress.skippedRepeats += 1

@@ -36,7 +36,7 @@ public final class HeadNotifier: Sendable {
             return ready
         }
         for waiter in ready { waiter.continuation.resume() }
-        if blockedThreads.load(ordering: .acquiring) > 0 {
+        if blockedThreads.load(ordering: .sequentiallyConsistent) > 0 {
             condition.lock()
             condition.broadcast()
             condition.unlock()
@@ -54,7 +54,9 @@ public final class HeadNotifier: Sendable {
         while head <= position {
             let left = end - ContinuousClock.now
             guard left > .zero else { return }
-            _ = condition.wait(until: Date().addingTimeInterval(Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
+            // In short steps: the condition's deadline is on the wall clock, which may be stepped.
+            let step = min(left, .milliseconds(50))
+            _ = condition.wait(until: Date().addingTimeInterval(Double(step.components.seconds) + Double(step.components.attoseconds) / 1e18))
         }
     }
 

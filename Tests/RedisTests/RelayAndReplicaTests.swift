@@ -205,6 +205,31 @@ import Testing
         #expect(throws: ConsumerError.self) { try holder.run(stopping: { false }, idleExit: .milliseconds(100)) }
     }
 
+    @Test func entriesTrimmedWhilePendingStopTheConsumerInsteadOfBeingAcknowledged() throws {
+        let redis = try RedisServer()
+        let dir = TemporaryDirectory(), out = TemporaryDirectory()
+        let leader = try openLedger(dir)
+        try runMixedCommands(on: leader, count: 200, seed: 51)
+        let relay = RedisEventRelay.keepingEverything(of: leader, on: redis)
+        let connection = try RedisConnection(redis.url)
+        _ = try relay.publishAll(after: try relay.prepare(connection), on: connection)
+        // Member x was given entries and died before writing them; then the stream was trimmed.
+        let stream = EventStreamFormat.defaultStream
+        _ = try connection.command(["XGROUP", "CREATE", stream, "data-platform", "0"]).checked()
+        _ = try connection.command(["XREADGROUP", "GROUP", "data-platform", "x", "COUNT", "50", "STREAMS", stream, ">"]).checked()
+        _ = try connection.command(["XTRIM", stream, "MAXLEN", "0"]).checked()
+        var settings = StreamConsumer.Settings(url: redis.url, group: "data-platform", consumer: "x", output: out.path + "/orders.jsonl")
+        settings.block = .milliseconds(50)
+        do {
+            try StreamConsumer(settings: settings).run(stopping: { false }, idleExit: .milliseconds(200))
+            Issue.record("entries trimmed while pending were acknowledged without a line")
+        } catch let error as ConsumerError {
+            #expect(error.description.contains("trimmed from the stream while pending"))
+        }
+        let pending = try connection.command(["XPENDING", stream, "data-platform"]).checked().array?.first?.integer
+        #expect(pending == 50)
+    }
+
     // MARK: Helpers
 
     struct StreamEntry {
