@@ -39,7 +39,7 @@ public enum EventStreamFormat {
     /// `previous` is the checksum of the record before it (0 before the first): the entries form a
     /// chain a replica checks against its own copy, so a stream that forked is never followed.
     static func appendAdd(_ record: EventRecord, stored: [UInt8], previous: UInt32, stream: [UInt8], trim: [[UInt8]],
-                          to buffer: inout CommandBuffer, scratch: inout [UInt8]) {
+                          to buffer: inout CommandBuffer, scratch: inout [UInt8], times: inout [(timestamp: Int64, text: [UInt8])]) {
         let event = try? CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
         let data: JSONValue
         switch event {
@@ -61,7 +61,9 @@ public enum EventStreamFormat {
         buffer.add(Field.version)
         buffer.add(decimal: record.streamVersion)
         buffer.add(Field.at)
-        buffer.add(ISO8601.format(record.timestamp))
+        // The events of one command, and often of one group commit, share their time.
+        if times.last?.timestamp != record.timestamp { times = [(record.timestamp, Array(ISO8601.format(record.timestamp).utf8))] }
+        buffer.add(times[0].text)
         buffer.add(Field.commandId)
         buffer.add(hex64(record.commandId))
         buffer.add(Field.data)

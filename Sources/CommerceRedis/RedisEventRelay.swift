@@ -169,12 +169,13 @@ public final class RedisEventRelay: Sendable {
         let key = Array(settings.stream.utf8)
         var buffer = CommandBuffer(capacity: batch.count * 400)
         var scratch: [UInt8] = []
+        var times: [(timestamp: Int64, text: [UInt8])] = []
         buffer.begin(arguments: 1)
         buffer.add("MULTI")
         for (p, bytes) in batch {
             // The checksum travels inside the record and is verified by whoever folds it.
             let record = try EventLog.decodeStored(position: p, bytes, verify: false)
-            EventStreamFormat.appendAdd(record, stored: bytes, previous: previous, stream: key, trim: trim, to: &buffer, scratch: &scratch)
+            EventStreamFormat.appendAdd(record, stored: bytes, previous: previous, stream: key, trim: trim, to: &buffer, scratch: &scratch, times: &times)
             previous = EventLog.storedChecksum(bytes) ?? 0
         }
         buffer.begin(arguments: 4)
@@ -188,23 +189,21 @@ public final class RedisEventRelay: Sendable {
         // MULTI, then QUEUED for each command (an error here, e.g. OOM, voids the transaction), then EXEC.
         var refusal: String?
         for _ in 0..<(buffer.count - 1) {
-            if case let .error(message) = try connection.reply(), refusal == nil { refusal = message }
+            if case let .error(message) = try connection.replyStatus(), refusal == nil { refusal = message }
         }
-        let outcome = try connection.reply()
+        let outcome = try connection.replyStatus()
         if let refusal { throw RedisError.refused(refusal) }
         switch outcome {
+        case .fine:
+            break
         case .null:
             throw RedisError.refused("the stream's head moved during the transaction (another writer?); nothing was appended")
         case let .error(message):
             throw RedisError.refused(message)
-        case let .array(results):
-            // Queued commands that fail when run are not undone; with the head checked under WATCH
-            // no XADD can meet a higher top, so this is a stream someone else writes to.
-            if let failed = results.first(where: { if case .error = $0 { return true } else { return false } }) {
-                throw BusError.foreignStream("an XADD of positions \(position + 1)...\(last.position) failed inside its transaction (\(failed)): something else writes to \(settings.stream)")
-            }
-        default:
-            throw RedisError.unexpectedReply("EXEC \(outcome)")
+        case let .elementError(message):
+            // Queued commands that fail when run are not undone; with the head and the stream's
+            // top checked under WATCH, this is a stream something else writes to.
+            throw BusError.foreignStream("an XADD of positions \(position + 1)...\(last.position) failed inside its transaction (\(message)): something else writes to \(settings.stream)")
         }
         return last.position
     }

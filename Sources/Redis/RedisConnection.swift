@@ -96,6 +96,43 @@ public final class RedisConnection {
         return Self.copy(raw.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// What a reply was, for the replies of a large batch whose values are not needed.
+    public enum ReplyStatus: Equatable, Sendable {
+        case null
+        /// An error reply, with Redis's message.
+        case error(String)
+        /// An array (an EXEC's results) with an error among its elements: the first one's message.
+        case elementError(String)
+        case fine
+    }
+
+    /// Reads the next reply of the pipeline without copying its values out.
+    public func replyStatus() throws -> ReplyStatus {
+        guard let context else { throw RedisError.connection("closed") }
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw fail() }
+        pending -= 1
+        defer { freeReplyObject(raw) }
+        let reply = raw.assumingMemoryBound(to: redisReply.self).pointee
+        func message(_ r: redisReply) -> String {
+            r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? ""
+        }
+        switch reply.type {
+        case REDIS_REPLY_NIL:
+            return .null
+        case REDIS_REPLY_ERROR:
+            return .error(message(reply))
+        case REDIS_REPLY_ARRAY:
+            guard let elements = reply.element else { return .fine }
+            for i in 0..<Int(reply.elements) {
+                if let e = elements[i], e.pointee.type == REDIS_REPLY_ERROR { return .elementError(message(e.pointee)) }
+            }
+            return .fine
+        default:
+            return .fine
+        }
+    }
+
     private func fail() -> RedisError {
         let message = context.map { Self.message(of: $0) } ?? "closed"
         close()
