@@ -88,12 +88,17 @@ public final class RedisConnection {
 
     /// The next reply of the pipeline (the one of the oldest command not yet answered).
     public func reply() throws -> RedisReply {
+        try nextReply { Self.copy($0) }
+    }
+
+    /// Reads the next reply of the pipeline and hands it to `body` before hiredis frees it.
+    private func nextReply<T>(_ body: (UnsafeMutablePointer<redisReply>) -> T) throws -> T {
         guard let context else { throw RedisError.connection("closed") }
         var raw: UnsafeMutableRawPointer?
         guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw fail() }
         pending -= 1
         defer { freeReplyObject(raw) }
-        return Self.copy(raw.assumingMemoryBound(to: redisReply.self))
+        return body(raw.assumingMemoryBound(to: redisReply.self))
     }
 
     /// What a reply was, for the replies of a large batch whose values are not needed.
@@ -108,28 +113,22 @@ public final class RedisConnection {
 
     /// Reads the next reply of the pipeline without copying its values out.
     public func replyStatus() throws -> ReplyStatus {
-        guard let context else { throw RedisError.connection("closed") }
-        var raw: UnsafeMutableRawPointer?
-        guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw fail() }
-        pending -= 1
-        defer { freeReplyObject(raw) }
-        let reply = raw.assumingMemoryBound(to: redisReply.self).pointee
-        func message(_ r: redisReply) -> String {
-            r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? ""
-        }
-        switch reply.type {
-        case REDIS_REPLY_NIL:
-            return .null
-        case REDIS_REPLY_ERROR:
-            return .error(message(reply))
-        case REDIS_REPLY_ARRAY:
-            guard let elements = reply.element else { return .fine }
-            for i in 0..<Int(reply.elements) {
-                if let e = elements[i], e.pointee.type == REDIS_REPLY_ERROR { return .elementError(message(e.pointee)) }
+        try nextReply { pointer in
+            let reply = pointer.pointee
+            switch reply.type {
+            case REDIS_REPLY_NIL:
+                return .null
+            case REDIS_REPLY_ERROR:
+                return .error(Self.text(reply))
+            case REDIS_REPLY_ARRAY:
+                guard let elements = reply.element else { return .fine }
+                for i in 0..<Int(reply.elements) {
+                    if let e = elements[i], e.pointee.type == REDIS_REPLY_ERROR { return .elementError(Self.text(e.pointee)) }
+                }
+                return .fine
+            default:
+                return .fine
             }
-            return .fine
-        default:
-            return .fine
         }
     }
 
@@ -161,15 +160,20 @@ public final class RedisConnection {
         }
     }
 
+    /// A status's or an error's text.
+    private static func text(_ r: redisReply) -> String {
+        r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? ""
+    }
+
     private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:
             return .string(r.str.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(r.len))) } ?? [])
         case REDIS_REPLY_STATUS:
-            return .status(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? "")
+            return .status(text(r))
         case REDIS_REPLY_ERROR:
-            return .error(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) } ?? "")
+            return .error(text(r))
         case REDIS_REPLY_INTEGER:
             return .integer(Int64(r.integer))
         case REDIS_REPLY_ARRAY:
