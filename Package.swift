@@ -39,7 +39,7 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(name: "Redis", dependencies: ["CHiredis"], swiftSettings: optimized),
-        .target(name: "CommerceRedis", dependencies: ["Redis", "CommerceApp", "Commerce", "EventLog", "LedgerJSON"], swiftSettings: optimized),
+        .target(name: "CommerceRedis", dependencies: ["Redis", "CommerceApp", "Commerce", "EventLog", "BinaryCodec", "LedgerJSON"], swiftSettings: optimized),
         .target(name: "BinaryCodec", swiftSettings: optimized),
         .target(name: "LedgerJSON", swiftSettings: optimized),
         .target(name: "EventLog", dependencies: ["LMDB", "BinaryCodec"], swiftSettings: optimized),
@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "CommerceHTTP",
             dependencies: [
-                "CommerceApp", "Commerce", "EventLog", "LedgerJSON",
+                "CommerceApp", "Commerce", "EventLog", "BinaryCodec", "LedgerJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

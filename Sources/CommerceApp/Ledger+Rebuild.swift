@@ -14,7 +14,7 @@ extension Ledger {
         public let rebuilt: [UInt8]?
 
         public var description: String {
-            func hex(_ b: [UInt8]?) -> String { b.map { $0.map { String(format: "%02x", $0) }.joined() } ?? "(absent)" }
+            func hex(_ b: [UInt8]?) -> String { b.map { Hex.encode($0) } ?? "(absent)" }
             return "\(table): first difference at key \(hex(key)): live \(hex(live)), rebuilt \(hex(rebuilt))"
         }
     }

@@ -1,3 +1,4 @@
+import BinaryCodec
 import Commerce
 import Foundation
 import EventLog
@@ -43,7 +44,7 @@ public enum EventStreamFormat {
         let event = try? CommerceEvent.decode(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload)
         let data: JSONValue
         switch event {
-        case .none, .unknown: data = .object([("raw", .string(hex(record.payload)))])
+        case .none, .unknown: data = .object([("raw", .string(Hex.encode(record.payload)))])
         case let .some(known): data = known.json
         }
         scratch.removeAll(keepingCapacity: true)
@@ -65,7 +66,7 @@ public enum EventStreamFormat {
         if times.last?.timestamp != record.timestamp { times = [(record.timestamp, Array(ISO8601.format(record.timestamp).utf8))] }
         buffer.add(times[0].text)
         buffer.add(Field.commandId)
-        buffer.add(hex64(record.commandId))
+        buffer.add(Hex.encode(record.commandId))
         buffer.add(Field.data)
         buffer.add(scratch)
         buffer.add(Field.record)
@@ -85,22 +86,6 @@ public enum EventStreamFormat {
         static let data = Array("data".utf8)
         static let record = Array("record".utf8)
         static let previous = Array("previous".utf8)
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xf)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func hex64(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
     }
 
     /// The id Redis last generated for the stream (it stays after trimming), 0 for no stream.

@@ -1,3 +1,4 @@
+import BinaryCodec
 import CommerceApp
 import EventLog
 import Foundation
@@ -93,7 +94,7 @@ public final class RedisEventRelay: Sendable {
     /// one log, and a log that is behind it or forked from it is refused.
     public func prepare(_ connection: RedisConnection) throws -> UInt64 {
         let metaKey = EventStreamFormat.metaKey(settings.stream)
-        let identity = EventStreamFormat.hex(ledger.logIdentity)
+        let identity = Hex.encode(ledger.logIdentity)
         _ = try connection.command(["HSETNX", metaKey, "log", identity]).checked()
         let meta = try connection.command(["HGETALL", metaKey]).checked().pairs
         guard meta["log"]?.text == identity else {

@@ -1,3 +1,4 @@
+import BinaryCodec
 import CommerceApp
 import EventLog
 import Foundation
@@ -59,7 +60,7 @@ public final class ReplicaFollower: Sendable {
             do {
                 let connection = try RedisConnection(url)
                 let meta = try connection.command(["HGETALL", EventStreamFormat.metaKey(stream)]).checked().pairs
-                if let log = meta["log"]?.text, let zone = meta["timeZone"]?.text, let identity = unhex(log) {
+                if let log = meta["log"]?.text, let zone = meta["timeZone"]?.text, let identity = Hex.decode(log) {
                     return StreamOrigin(logIdentity: identity, timeZone: zone)
                 }
                 onRetry("\(stream) on \(url) has no leader yet (no \(EventStreamFormat.metaKey(stream)))")
@@ -70,17 +71,6 @@ public final class ReplicaFollower: Sendable {
             backoff = min(backoff * 2, .seconds(5))
         }
         return nil
-    }
-
-    static func unhex(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        for i in stride(from: 0, to: chars.count, by: 2) {
-            guard let b = UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
-            out.append(b)
-        }
-        return out
     }
 
     /// Follows until the task is cancelled.
@@ -125,7 +115,7 @@ public final class ReplicaFollower: Sendable {
     /// The stream must carry this replica's log, and agree with it at the replica's head.
     public func check(_ connection: RedisConnection) throws {
         let meta = try connection.command(["HGETALL", EventStreamFormat.metaKey(settings.stream)]).checked().pairs
-        let mine = EventStreamFormat.hex(ledger.logIdentity)
+        let mine = Hex.encode(ledger.logIdentity)
         guard let log = meta["log"]?.text else { throw RedisError.refused("\(settings.stream) has no leader yet") }
         guard log == mine else {
             throw BusError.foreignStream("the stream \(settings.stream) carries the log \(log), not this replica's (\(mine))")

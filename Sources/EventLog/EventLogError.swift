@@ -1,3 +1,5 @@
+import BinaryCodec
+
 public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The stream moved on since the caller decided: decide again on fresh state.
     case wrongExpectedVersion(stream: String, expected: ExpectedVersion, actual: UInt64)
@@ -23,11 +25,7 @@ public enum EventLogError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .copyOutOfOrder(position, reason):
             return "event \(position): \(reason)"
         case let .otherLog(expected, found):
-            return "the log here is \(Self.hex(found)), not \(Self.hex(expected)): it is a copy of another ledger"
+            return "the log here is \(Hex.encode(found)), not \(Hex.encode(expected)): it is a copy of another ledger"
         }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

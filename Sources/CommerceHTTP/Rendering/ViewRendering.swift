@@ -1,3 +1,4 @@
+import BinaryCodec
 import Commerce
 import CommerceApp
 import EventLog
@@ -73,12 +74,12 @@ public struct ViewRendering: Sendable {
         do {
             let event = try CommerceEvent.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload)
             if case .unknown = event {
-                data = .object([("raw", .string(r.payload.map { hex($0) }.joined()))])
+                data = .object([("raw", .string(Hex.encode(r.payload)))])
             } else {
                 data = event.json
             }
         } catch {
-            data = .object([("raw", .string(r.payload.map { hex($0) }.joined())), ("error", .string("\(error)"))])
+            data = .object([("raw", .string(Hex.encode(r.payload))), ("error", .string("\(error)"))])
         }
         return .object([
             ("position", .int(Int64(r.position))), ("stream", .string(r.stream)), ("version", .int(Int64(r.streamVersion))),
@@ -87,13 +88,5 @@ public struct ViewRendering: Sendable {
         ])
     }
 
-    private func hex(_ b: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(b >> 4)], digits[Int(b & 0xf)]])
-    }
-
-    public func hex64(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
+    public func hex64(_ v: UInt64) -> String { Hex.encode(v) }
 }
