@@ -58,13 +58,9 @@ struct Replica: AsyncParsableCommand {
         let api = server.api(ledger: opened, writer: nil, role: .replica(leader: settings.leader, report: { follower.report() }))
         let start = (try? opened.head()) ?? 0
         logger.info("replica of \(url) stream \(bus.redisStream) from position \(start)")
-        let checkpointing = BackgroundService {
-            // The views are written without a sync; as on the leader, a sync a second bounds the catch-up after a power loss.
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                _ = try? opened.checkpointViews()
-            }
-            _ = try? opened.checkpointViews()
+        let checkpointing = BackgroundService { [logger] in
+            await ViewCheckpoints.keepSynced(opened, every: .seconds(1), logger: logger)
+            do { try opened.checkpointViews() } catch { logger.warning("views could not be synced at shutdown (\(error)): the next start after a power loss rebuilds them") }
         }
         try await server.run(api.makeResponder(), services: [BackgroundService { await follower.run() }, checkpointing],
                              dataDirectory: ledger.dataDirectory, logger: logger)

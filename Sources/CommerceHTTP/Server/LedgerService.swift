@@ -27,14 +27,7 @@ public struct LedgerService: Service {
         let ledger = writer.ledger
         let processor = Task { await CouponIssuanceProcessor(writer: writer).run() }
         let relaying = relay.map { relay in Task { await relay.run() } }
-        // The views are committed without a sync; this bounds how much a sync has to catch up on,
-        // and clears the marker that would make a power loss rebuild them.
-        let checkpointing = Task { [checkpointInterval, logger] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: checkpointInterval)
-                do { try ledger.checkpointViews() } catch { logger.warning("views checkpoint failed: \(error)") }
-            }
-        }
+        let checkpointing = Task { [checkpointInterval, logger] in await ViewCheckpoints.keepSynced(ledger, every: checkpointInterval, logger: logger) }
         // Keys past their retention no longer answer retries; this takes their rows away, a
         // thousand per log record (a short hold of the writer each).
         let expiring = Task { [writer, keyExpiryInterval, logger] in
