@@ -106,7 +106,7 @@ public final class RedisEventRelay: Sendable {
             guard top == 0 else {
                 throw BusError.foreignStream("the stream \(settings.stream) holds entries up to \(top) but no record of who appended them: not this relay's stream")
             }
-            try recordZone(connection)
+            try recordZone(connection, recorded: meta["timeZone"]?.text)
             return 0
         }
         guard let (position, checksum) = EventStreamFormat.parseHead(text) else {
@@ -119,16 +119,15 @@ public final class RedisEventRelay: Sendable {
         guard position == 0 || mine == checksum else {
             throw BusError.diverged("the stream's event at \(position) is not this log's event at \(position): the histories forked (another leader appended)")
         }
-        try recordZone(connection)
+        try recordZone(connection, recorded: meta["timeZone"]?.text)
         return position
     }
 
     /// The zone replicas fold days in is the leader's (it changes with commerce-rebuild
     /// --time-zone); written only once this relay is known to own the stream.
-    private func recordZone(_ connection: RedisConnection) throws {
-        let metaKey = EventStreamFormat.metaKey(settings.stream)
-        if try connection.command(["HGET", metaKey, "timeZone"]).checked().text != ledger.timeZoneIdentifier {
-            _ = try connection.command(["HSET", metaKey, "timeZone", ledger.timeZoneIdentifier]).checked()
+    private func recordZone(_ connection: RedisConnection, recorded: String?) throws {
+        if recorded != ledger.timeZoneIdentifier {
+            _ = try connection.command(["HSET", EventStreamFormat.metaKey(settings.stream), "timeZone", ledger.timeZoneIdentifier]).checked()
         }
     }
 
