@@ -47,12 +47,6 @@ public struct CommandBuffer {
 
     public var isComplete: Bool { argumentsLeft == 0 }
 
-    public mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
-        count = 0
-        argumentsLeft = 0
-    }
-
     private mutating func appendDecimal(_ value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))

@@ -42,11 +42,6 @@ public final class RedisConnection {
 
     public var isOpen: Bool { context != nil }
 
-    /// How long one read or write may block; a blocking command (`XREAD BLOCK`) needs more than it blocks.
-    public func setTimeout(_ timeout: Duration) {
-        if let context { redisSetTimeout(context, Self.timeval(timeout)) }
-    }
-
     /// Sends one command and waits for its reply. An error reply is returned, not thrown
     /// (`checked()` throws it); a lost connection is thrown.
     public func command(_ args: [String]) throws -> RedisReply {
