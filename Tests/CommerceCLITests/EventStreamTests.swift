@@ -70,6 +70,57 @@ import Testing
         #expect(!issued.text.contains("event: PointCharged") && issued.text.components(separatedBy: "event: CouponIssued").count == 4)
     }
 
+    @Test func clientsJoiningAnywhereWhileTheLogGrowsGetEveryEventOnceInOrder() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path, extra: ["--stream-max-lag", "1000000"])
+        defer { server.stop() }
+        func charge(_ users: ClosedRange<Int>) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<8 {
+                    group.addTask {
+                        for user in users where user % 8 == lane {
+                            let status = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#).status
+                            #expect(status == 200)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await charge(1...600)
+        // The first client starts the batches at the head; later ones join before the batches
+        // (read from the log), inside them, at their edges and at the head, while commands run.
+        let total = 1_800
+        func follow(after: Int, type: String? = nil) -> Task<(ids: [Int], text: String), any Error> {
+            Task { try await ids(server, "?after=\(after)" + (type.map { "&type=\($0)" } ?? ""), timeout: 120) { $0.last == total } }
+        }
+        var followers = [(after: 600, reader: follow(after: 600))]
+        try await Task.sleep(for: .milliseconds(300))
+        let writes = Task { try await charge(601...1_200) }
+        for after in [0, 1, 299, 600] { followers.append((after, follow(after: after))) }
+        // A position beyond the head is refused: these wait until the writes have passed them.
+        while try await server.call("GET", "/health").json["head"]?.intValue ?? 0 < 700 { try await Task.sleep(for: .milliseconds(20)) }
+        for after in [601, 650] { followers.append((after, follow(after: after))) }
+        try await writes.value
+        let writes2 = Task { try await charge(1_201...1_700) }
+        for after in [700, 901, 1_111, 1_200] { followers.append((after, follow(after: after))) }
+        try await writes2.value
+        // A type filter over the same batches.
+        let typed = follow(after: 650, type: "PointCharged")
+        let head = try await server.call("GET", "/health").json["head"]?.intValue ?? 0
+        followers.append((Int(head), follow(after: Int(head))))
+        try await charge(1_701...1_800)
+        for (after, reader) in followers {
+            let (received, text) = try await reader.value
+            let everyEventOnce = received == Array(after + 1...total)
+            #expect(everyEventOnce,
+                    "after \(after): \(received.count) ids, first \(received.first ?? -1), last \(received.last ?? -1); \(text.prefix(200))")
+        }
+        let (received, text) = try await typed.value
+        let everyChargeOnce = received == Array(651...total)
+        #expect(everyChargeOnce, "typed: \(received.count) ids; \(text.prefix(200))")
+    }
+
     @Test func aClientThatStopsReadingIsDisconnectedWithoutGrowingTheServer() async throws {
         let dir = ScratchDirectory()
         let server = try ServerProcess(data: dir.path, extra: ["--stream-write-timeout", "1", "--stream-max-lag", "1000000"])

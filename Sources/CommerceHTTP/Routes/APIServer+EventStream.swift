@@ -16,10 +16,11 @@ public struct EventStreamSettings: Sendable {
     public var writeTimeout: Duration = .seconds(10)
     /// Clients at once; more are answered 503 with Retry-After.
     public var maxClients = 1_000
-    /// Events read from the log at a time for one client.
+    /// Events cut into one batch at most, and read from the log at a time by a client behind
+    /// what is held in memory.
     public var page = 1_024
-    /// A client that caught up waits this long after the head moves before it reads again, so
-    /// that a busy log reaches it in fewer, larger writes.
+    /// Batches of new events are cut at most this often, so that a busy log reaches clients in
+    /// fewer, larger writes; a quiet log's events go out at once.
     public var coalesce: Duration = .milliseconds(50)
 
     public init() {}
@@ -47,12 +48,12 @@ extension APIServer {
                 error.details = [("head", .int(Int64(head)))]
                 throw error
             }
-            guard renderedEvents.clients < eventStream.maxClients else {
+            guard broadcast.clients < eventStream.maxClients else {
                 var error = APIError(.serviceUnavailable, "TOO_MANY_STREAMS", "\(eventStream.maxClients) event-stream clients are connected; try again later")
                 error.headers[.retryAfter] = "5"
                 throw error
             }
-            let events = EventStream(ledger: ledger, render: render, cache: renderedEvents, settings: eventStream,
+            let events = EventStream(ledger: ledger, render: render, broadcast: broadcast, settings: eventStream,
                                      channel: context.channel, start: start, filter: filter)
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                             body: ResponseBody(asyncSequence: events))
@@ -78,7 +79,7 @@ struct EventStream: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let ledger: Ledger
     let render: ViewRendering
-    let cache: RenderedEvents
+    let broadcast: EventBroadcast
     let settings: EventStreamSettings
     let channel: any Channel
     let start: UInt64
@@ -99,7 +100,7 @@ struct EventStream: AsyncSequence, Sendable {
         init(stream: EventStream) {
             self.stream = stream
             position = stream.start
-            watchdog = Watchdog(channel: stream.channel, timeout: stream.settings.writeTimeout, clients: stream.cache)
+            watchdog = Watchdog(channel: stream.channel, settings: stream.settings, clients: stream.broadcast)
         }
 
         mutating func next() async throws -> ByteBuffer? {
@@ -118,58 +119,61 @@ struct EventStream: AsyncSequence, Sendable {
                     finished = true
                     return ByteBuffer(string: "event: resume\ndata: {\"after\":\(position)}\n\n")
                 }
-                if let out = try page(through: head) {
+                let before = position
+                if let out = try messages(through: head) {
                     lastWrite = .now
                     return out
                 }
-                // A window with nothing for this client's filter: look further before waiting.
-                if position < head { continue }
+                // A stretch with nothing for this client's filter: look further before waiting.
+                if position > before { continue }
                 if ContinuousClock.now - lastWrite >= settings.heartbeat {
                     lastWrite = .now
                     return ByteBuffer(string: ": heartbeat\n\n")
                 }
-                await stream.ledger.waitForHead(above: head, timeout: Swift.min(settings.heartbeat, Duration.seconds(1)))
-                if try stream.ledger.head() > head { try? await Task.sleep(for: settings.coalesce) }
+                if position < head, stream.filter.stream != nil {
+                    // The stream index (a view) has not folded the newest events yet.
+                    try? await Task.sleep(for: .milliseconds(10))
+                } else {
+                    await stream.broadcast.waitForBatch(after: position)
+                }
             }
             finished = true
             return nil
         }
 
-        /// The next page of messages up to `head` (nil when none passes the filter), moving
-        /// `position` past what it looked at. Without a stream filter they come from the shared
-        /// cache of rendered events; a stream's events are found through its index.
-        private mutating func page(through head: UInt64) throws -> ByteBuffer? {
+        /// The next messages up to `head` for this client (nil when none passes the filter, or
+        /// when none is ready yet), moving `position` past what it looked at. Without a stream
+        /// filter they come from the shared batches, or from the log for a client behind them; a
+        /// stream's events are found through its index.
+        private mutating func messages(through head: UInt64) throws -> ByteBuffer? {
             guard head > position else { return nil }
-            let page = stream.settings.page
             var out = ByteBuffer()
-            if stream.filter.stream == nil, stream.filter.types == nil {
-                // Every event: pages are cut at positions that are multiples of `pageAlignment`
-                // (but for the last few), so followers of the head ask for the same pages and
-                // share them as rendered, instead of each assembling its own copy.
-                let alignment = RenderedEvents.pageAlignment
-                let through = head - position > alignment ? head - head % alignment : head
-                guard let shared = try stream.cache.page(after: position, through: through, limit: page, ledger: stream.ledger, render: stream.render) else {
+            if stream.filter.stream == nil {
+                switch stream.broadcast.read(after: position, types: stream.filter.types) {
+                case .messages(let bytes, let through):
                     position = through
+                    out = bytes
+                case .notHeld(let heldFrom):
+                    let through = Swift.min(heldFrom, position + UInt64(stream.settings.page))
+                    let records = try stream.ledger.events(after: position, through: through, limit: stream.settings.page, filter: stream.filter)
+                    position = through
+                    for record in records {
+                        var bytes = EventBroadcast.message(record, render: stream.render)
+                        out.writeBuffer(&bytes)
+                    }
+                case .nothing:
                     return nil
-                }
-                position = shared.end
-                return shared.bytes
-            } else if stream.filter.stream == nil {
-                let messages = try stream.cache.messages(after: position, through: head, limit: page, ledger: stream.ledger, render: stream.render)
-                position = messages.last?.position ?? head
-                for message in messages where stream.filter.types.map({ $0.contains(message.type) }) ?? true {
-                    var bytes = message.bytes
-                    out.writeBuffer(&bytes)
                 }
             } else {
                 // The stream index is a view: it may not yet hold the log's newest positions.
                 let reach = Swift.min(head, try stream.ledger.foldedPosition())
                 guard reach > position else { return nil }
+                let page = stream.settings.page
                 let records = try stream.ledger.events(after: position, through: reach, limit: page, filter: stream.filter)
                 // A short page reached `reach`; a full one may have more.
                 position = records.count < page ? reach : records.last?.position ?? reach
                 for record in records {
-                    var bytes = RenderedEvents.message(record, render: stream.render).bytes
+                    var bytes = EventBroadcast.message(record, render: stream.render)
                     out.writeBuffer(&bytes)
                 }
             }
@@ -179,7 +183,7 @@ struct EventStream: AsyncSequence, Sendable {
 
     /// Closes the connection when the server has held a chunk for longer than `timeout` without
     /// asking for the next: the client stopped reading. Counts the stream's client meanwhile (in
-    /// `RenderedEvents`, which the client cap and `/metrics` read).
+    /// `EventBroadcast`, which the client cap and `/metrics` read).
     final class Watchdog: Sendable {
         /// When the chunk being written was handed over (nil while the server is asking for the
         /// next one), and whether the stream is over.
@@ -189,8 +193,9 @@ struct EventStream: AsyncSequence, Sendable {
         private let pulse = Pulse()
         private let task: Task<Void, Never>
 
-        init(channel: any Channel, timeout: Duration, clients: RenderedEvents) {
-            clients.clientCame()
+        init(channel: any Channel, settings: EventStreamSettings, clients: EventBroadcast) {
+            let timeout = settings.writeTimeout
+            clients.clientCame(settings: settings)
             task = Task { [pulse] in
                 defer { clients.clientWent() }
                 while !Task.isCancelled {

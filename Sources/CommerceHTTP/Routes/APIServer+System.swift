@@ -33,7 +33,7 @@ extension APIServer {
 
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(ledger: ledger, streamClients: renderedEvents.clients, replication: try replicationState()))))
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(ledger: ledger, streamClients: broadcast.clients, replication: try replicationState()))))
         }
 
         router.get("/openapi.yaml") { _, _ in

@@ -22,8 +22,8 @@ public struct APIServer: Sendable {
     public let metrics: APIMetrics
     /// How `GET /events/stream` treats its clients.
     public var eventStream = EventStreamSettings()
-    /// Recent events rendered for the event stream, shared by its clients.
-    let renderedEvents = RenderedEvents()
+    /// New events cut into batches for the event stream, shared by its clients.
+    let broadcast: EventBroadcast
     let render: ViewRendering
 
     public init(ledger: Ledger, writer: LedgerWriter?, adminToken: String?, metrics: APIMetrics = APIMetrics()) {
@@ -32,6 +32,7 @@ public struct APIServer: Sendable {
         self.adminToken = adminToken?.isEmpty == true ? nil : adminToken
         self.metrics = metrics
         render = ViewRendering(calendar: ledger.calendar)
+        broadcast = EventBroadcast(ledger: ledger, render: render)
         metrics.observe(ledger)
     }
 
