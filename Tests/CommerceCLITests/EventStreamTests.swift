@@ -70,55 +70,123 @@ import Testing
         #expect(!issued.text.contains("event: PointCharged") && issued.text.components(separatedBy: "event: CouponIssued").count == 4)
     }
 
+    /// (id, event type) of every message in a stream's text.
+    func messages(_ text: String) -> [(id: Int, type: String)] {
+        var out: [(id: Int, type: String)] = []
+        var id: Int?
+        for line in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n") {
+            if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
+            if line.hasPrefix("event: "), let current = id {
+                out.append((current, String(line.dropFirst(7))))
+                id = nil
+            }
+        }
+        return out
+    }
+
     @Test func clientsJoiningAnywhereWhileTheLogGrowsGetEveryEventOnceInOrder() async throws {
         let dir = ScratchDirectory()
         let server = try ServerProcess(data: dir.path, extra: ["--stream-max-lag", "1000000"])
         defer { server.stop() }
-        func charge(_ users: ClosedRange<Int>) async throws {
+        // Charges, and every 25th command a product: two event types, in an order the lanes decide.
+        func write(_ commands: ClosedRange<Int>) async throws {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for lane in 0..<8 {
                     group.addTask {
-                        for user in users where user % 8 == lane {
-                            let status = try await server.call("POST", "/users/\(user)/points/charge", #"{"amount":10000}"#).status
-                            #expect(status == 200)
+                        for n in commands where n % 8 == lane {
+                            let status = n % 25 == 0
+                                ? try await server.call("POST", "/admin/products", #"{"name":"P\#(n)","price":1000,"stock":10}"#, admin: true).status
+                                : try await server.call("POST", "/users/\(n)/points/charge", #"{"amount":10000}"#).status
+                            #expect(status == 200 || status == 201)
                         }
                     }
                 }
                 try await group.waitForAll()
             }
         }
-        try await charge(1...600)
+        func head() async throws -> Int { Int(try await server.call("GET", "/health").json["head"]?.intValue ?? 0) }
+        func follow(after: Int, until total: Int, type: String? = nil) -> Task<(ids: [Int], text: String), any Error> {
+            Task { try await ids(server, "?after=\(after)" + (type.map { "&type=\($0)" } ?? ""), timeout: 120) { $0.last ?? 0 >= total } }
+        }
+        func expectEveryEventOnce(_ followers: [(after: Int, reader: Task<(ids: [Int], text: String), any Error>)], through total: Int) async throws {
+            for (after, reader) in followers {
+                let (received, text) = try await reader.value
+                let everyEventOnce = received == Array(after + 1...total)
+                #expect(everyEventOnce, "after \(after): \(received.count) ids, first \(received.first ?? -1), last \(received.last ?? -1); \(text.prefix(200))")
+            }
+        }
+        try await write(1...600)
         // The first client starts the batches at the head; later ones join before the batches
         // (read from the log), inside them, at their edges and at the head, while commands run.
-        let total = 1_800
-        func follow(after: Int, type: String? = nil) -> Task<(ids: [Int], text: String), any Error> {
-            Task { try await ids(server, "?after=\(after)" + (type.map { "&type=\($0)" } ?? ""), timeout: 120) { $0.last == total } }
-        }
-        var followers = [(after: 600, reader: follow(after: 600))]
+        var total = 1_800
+        var followers = [(after: 600, reader: follow(after: 600, until: total))]
         try await Task.sleep(for: .milliseconds(300))
-        let writes = Task { try await charge(601...1_200) }
-        for after in [0, 1, 299, 600] { followers.append((after, follow(after: after))) }
+        let writes = Task { try await write(601...1_200) }
+        for after in [0, 1, 299, 600] { followers.append((after, follow(after: after, until: total))) }
         // A position beyond the head is refused: these wait until the writes have passed them.
-        while try await server.call("GET", "/health").json["head"]?.intValue ?? 0 < 700 { try await Task.sleep(for: .milliseconds(20)) }
-        for after in [601, 650] { followers.append((after, follow(after: after))) }
+        while try await head() < 700 { try await Task.sleep(for: .milliseconds(20)) }
+        for after in [601, 650] { followers.append((after, follow(after: after, until: total))) }
         try await writes.value
-        let writes2 = Task { try await charge(1_201...1_700) }
-        for after in [700, 901, 1_111, 1_200] { followers.append((after, follow(after: after))) }
+        let writes2 = Task { try await write(1_201...1_700) }
+        for after in [700, 901, 1_111, 1_200] { followers.append((after, follow(after: after, until: total))) }
         try await writes2.value
-        // A type filter over the same batches.
-        let typed = follow(after: 650, type: "PointCharged")
-        let head = try await server.call("GET", "/health").json["head"]?.intValue ?? 0
-        followers.append((Int(head), follow(after: Int(head))))
-        try await charge(1_701...1_800)
-        for (after, reader) in followers {
-            let (received, text) = try await reader.value
-            let everyEventOnce = received == Array(after + 1...total)
-            #expect(everyEventOnce,
-                    "after \(after): \(received.count) ids, first \(received.first ?? -1), last \(received.last ?? -1); \(text.prefix(200))")
-        }
+        // A type filter over the same batches: the charges only, not the products between them.
+        let typed = follow(after: 650, until: total - 1, type: "PointCharged")
+        let now = try await head()
+        followers.append((now, follow(after: now, until: total)))
+        try await write(1_701...1_800)
+        try await expectEveryEventOnce(followers, through: total)
+        let all = try #require(followers.first { $0.after == 650 })
+        let charges = messages(try await all.reader.value.text).filter { $0.type == "PointCharged" }.map(\.id)
+        // Products among them, which the filter leaves out.
+        #expect(charges.count > 1_000 && charges.count < 1_150)
         let (received, text) = try await typed.value
-        let everyChargeOnce = received == Array(651...total)
-        #expect(everyChargeOnce, "typed: \(received.count) ids; \(text.prefix(200))")
+        #expect(received == charges, "typed: \(received.count) ids; \(text.prefix(200))")
+        #expect(!text.contains("event: ProductCreated"))
+
+        // Every client gone: the task cutting batches stops and lets them go. The next clients
+        // start it again, behind the head and at it.
+        for _ in 0..<100 where try await metric(server, "ledger_event_stream_clients") > 0 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await metric(server, "ledger_event_stream_clients") == 0)
+        total = 2_000
+        followers = [(1_500, follow(after: 1_500, until: total)), (1_800, follow(after: 1_800, until: total))]
+        try await Task.sleep(for: .milliseconds(300))
+        try await write(1_801...2_000)
+        try await expectEveryEventOnce(followers, through: total)
+    }
+
+    @Test func clientsThatHangUpAreLetGoAndCostTheServerNothing() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        _ = try await server.call("POST", "/users/1/points/charge", #"{"amount":10000}"#)
+        // Streams at the head of a quiet log, waiting for a batch when their clients hang up.
+        var connections: [RawConnection] = []
+        for _ in 0..<4 {
+            let connection = try RawConnection(port: server.port)
+            connection.send("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            connections.append(connection)
+        }
+        for _ in 0..<50 where try await metric(server, "ledger_event_stream_clients") < 4 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await metric(server, "ledger_event_stream_clients") == 4)
+        try await Task.sleep(for: .milliseconds(300))
+        // Half of them read what came and close (FIN, as a killed process or a closed tab does),
+        // the others close with it unread (RST).
+        for connection in connections.prefix(2) { _ = connection.receive(timeout: 0.2) }
+        connections.removeAll()
+        for _ in 0..<50 where try await metric(server, "ledger_event_stream_clients") > 0 { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await metric(server, "ledger_event_stream_clients") == 0)
+        // Nothing left spinning: over two idle seconds the server uses a small part of one core.
+        func cpuTicks() -> Int {
+            let stat = (try? String(contentsOfFile: "/proc/\(server.process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            let fields = stat[(stat.lastIndex(of: ")") ?? stat.startIndex)...].split(separator: " ")
+            return fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
+        }
+        let before = cpuTicks()
+        try await Task.sleep(for: .seconds(2))
+        let used = cpuTicks() - before
+        #expect(used < Int(sysconf(Int32(_SC_CLK_TCK))) / 2, "\(used) ticks of CPU in 2 idle seconds")
+        #expect(try await server.call("GET", "/users/1/points").status == 200)
     }
 
     @Test func aClientThatStopsReadingIsDisconnectedWithoutGrowingTheServer() async throws {

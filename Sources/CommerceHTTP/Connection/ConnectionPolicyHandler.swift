@@ -9,6 +9,10 @@ import NIOHTTPTypes
 ///
 /// Slow or idle clients that have not sent a whole request head are cut by the server's idle
 /// timeout, which no partial head resets.
+///
+/// A client of an event stream whose side of the connection ends (a killed process or a closed
+/// tab sends FIN) has gone: its connection is closed at once. Without that, the server keeps
+/// connections half-open and the stream would go on until a write to it failed, a heartbeat away.
 final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -18,6 +22,7 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private let bodyTimeout: TimeAmount
     private var bodyDeadline: Scheduled<Void>?
     private var closeAfterResponse = false
+    private var streaming = false
 
     init(bodyTimeout: TimeAmount) {
         self.bodyTimeout = bodyTimeout
@@ -45,14 +50,26 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
         switch unwrapOutboundIn(data) {
         case let .head(response):
             if response.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
+            streaming = response.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
         case .end where closeAfterResponse:
             context.writeAndFlush(data, promise: promise)
             context.close(promise: nil)
             return
-        default:
+        case .end:
+            streaming = false
+        case .body:
             break
         }
         context.write(data, promise: promise)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A client may half-close after its request and still read the answer; an event stream's
+        // answer never ends, so its client has gone.
+        if streaming, let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -27,10 +27,11 @@ public struct EventStreamSettings: Sendable {
 }
 
 extension APIServer {
-    /// The log as Server-Sent Events. Each client reads the log at its own pace, in read
-    /// transactions of its own, and only when its connection has taken the previous page: a slow
-    /// client falls behind (and is cut off past `maxLag`), a stalled one is disconnected after
-    /// `writeTimeout`; neither holds up the writer or other clients, nor grows the server's memory.
+    /// The log as Server-Sent Events. Each client moves at its own pace, asking for more only when
+    /// its connection has taken the last write: followers of the head share the batches that
+    /// `EventBroadcast` cuts, a client behind them reads the log itself. A slow client falls
+    /// behind (and is cut off past `maxLag`), a stalled one is disconnected after `writeTimeout`;
+    /// neither holds up the writer or other clients, nor grows the server's memory.
     func addEventStreamRoute(to router: Router<CommerceRequestContext>) {
         router.get("/events/stream") { request, context in
             var filter = EventLog.Filter()
@@ -113,7 +114,9 @@ struct EventStream: AsyncSequence, Sendable {
                 return ByteBuffer(string: "retry: 1000\n: events after \(position)\n\n")
             }
             let settings = stream.settings
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // The server does not cancel a response when its client hangs up: a stream that was
+            // waiting ends here (within the task's one-second tick) instead of at its next write.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully && stream.channel.isActive {
                 let head = try stream.ledger.head()
                 if head > position, head - position > settings.maxLag {
                     finished = true
@@ -149,7 +152,7 @@ struct EventStream: AsyncSequence, Sendable {
             guard head > position else { return nil }
             var out = ByteBuffer()
             if stream.filter.stream == nil {
-                switch stream.broadcast.read(after: position, types: stream.filter.types) {
+                switch try stream.broadcast.read(after: position, types: stream.filter.types) {
                 case .messages(let bytes, let through):
                     position = through
                     out = bytes
@@ -182,8 +185,8 @@ struct EventStream: AsyncSequence, Sendable {
     }
 
     /// Closes the connection when the server has held a chunk for longer than `timeout` without
-    /// asking for the next: the client stopped reading. Counts the stream's client meanwhile (in
-    /// `EventBroadcast`, which the client cap and `/metrics` read).
+    /// asking for the next: the client stopped reading. Counts the stream's client for as long as
+    /// the stream lives (in `EventBroadcast`, which the client cap and `/metrics` read).
     final class Watchdog: Sendable {
         /// When the chunk being written was handed over (nil while the server is asking for the
         /// next one), and whether the stream is over.
@@ -192,12 +195,13 @@ struct EventStream: AsyncSequence, Sendable {
         }
         private let pulse = Pulse()
         private let task: Task<Void, Never>
+        private let clients: EventBroadcast
 
         init(channel: any Channel, settings: EventStreamSettings, clients: EventBroadcast) {
             let timeout = settings.writeTimeout
+            self.clients = clients
             clients.clientCame(settings: settings)
             task = Task { [pulse] in
-                defer { clients.clientWent() }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Swift.min(timeout, Duration.seconds(1)))
                     let (stalled, done) = pulse.state.withLock { s in (s.handedAt.map { ContinuousClock.now - $0 > timeout } ?? false, s.done) }
@@ -220,6 +224,7 @@ struct EventStream: AsyncSequence, Sendable {
         deinit {
             pulse.state.withLock { $0.done = true }
             task.cancel()
+            clients.clientWent()
         }
     }
 }

@@ -23,14 +23,16 @@ final class EventBroadcast: Sendable {
         func messages(after position: UInt64, types wanted: Set<String>?) -> ByteBuffer {
             let first = Int(position - after)
             guard let wanted else {
-                return bytes.getSlice(at: bytes.readerIndex + offsets[first], length: bytes.readableBytes - offsets[first]) ?? ByteBuffer()
+                // The same storage: the clients following the head all write this batch's buffer.
+                var rest = bytes
+                rest.moveReaderIndex(forwardBy: offsets[first])
+                return rest
             }
             var out = ByteBuffer()
+            let all = bytes.readableBytesView
             for i in first..<offsets.count where wanted.contains(types[i]) {
-                let end = i + 1 < offsets.count ? offsets[i + 1] : bytes.readableBytes
-                if var message = bytes.getSlice(at: bytes.readerIndex + offsets[i], length: end - offsets[i]) {
-                    out.writeBuffer(&message)
-                }
+                let end = i + 1 < offsets.count ? offsets[i + 1] : all.count
+                out.writeBytes(all.dropFirst(offsets[i]).prefix(end - offsets[i]))
             }
             return out
         }
@@ -54,6 +56,12 @@ final class EventBroadcast: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         var clients = 0
         var running = false
+        /// Whether `produced` has been set from the log since the task last started.
+        var placed = false
+        var settings = EventStreamSettings()
+        /// Why the last attempt to read the log failed, until a batch is cut again: clients
+        /// waiting at the head fail with it rather than wait on heartbeats.
+        var failure: String?
     }
 
     private let state = Mutex(State())
@@ -71,16 +79,19 @@ final class EventBroadcast: Sendable {
     /// Clients of the stream now.
     var clients: Int { state.withLock { $0.clients } }
 
-    /// A client connected: the first one starts the task that cuts batches.
+    /// A client's stream began: the first one starts the task that cuts batches. Counted until
+    /// its stream has ended (`clientWent`), not just while its connection is open: a stream
+    /// still waiting for a batch needs the task.
     func clientCame(settings: EventStreamSettings) {
         let start: Bool = state.withLock { s in
             s.clients += 1
+            s.settings = settings
             guard !s.running else { return false }
             s.running = true
+            s.placed = false
             return true
         }
-        guard start else { return }
-        Task { await cutBatches(settings: settings) }
+        if start { Task { await cutBatches() } }
     }
 
     func clientWent() {
@@ -99,19 +110,29 @@ final class EventBroadcast: Sendable {
 
     /// The messages after `position` that the batches hold, up to the end of the batch holding the
     /// first of them. Does not wait.
-    func read(after position: UInt64, types: Set<String>?) -> Read {
-        state.withLock { s in
+    func read(after position: UInt64, types: Set<String>?) throws -> Read {
+        enum Found { case batch(Batch), other(Read), failed(String) }
+        let found: Found = state.withLock { s in
+            guard s.placed else { return .other(.nothing) }
             let heldFrom = s.batches.first?.after ?? s.produced
-            guard position >= heldFrom else { return .notHeld(heldFrom: heldFrom) }
-            guard position < s.produced else { return .nothing }
+            guard position >= heldFrom else { return .other(.notHeld(heldFrom: heldFrom)) }
+            guard position < s.produced else { return s.failure.map { .failed($0) } ?? .other(.nothing) }
             // The batch with after <= position < end: the first whose end passes position.
             var low = 0, high = s.batches.count - 1
             while low < high {
                 let mid = (low + high) / 2
                 if s.batches[mid].end > position { high = mid } else { low = mid + 1 }
             }
-            let batch = s.batches[low]
+            return .batch(s.batches[low])
+        }
+        switch found {
+        case .batch(let batch):
+            // Sliced (or filtered, a copy) outside the lock that the task and the others take.
             return .messages(batch.messages(after: position, types: types), through: batch.end)
+        case .other(let read):
+            return read
+        case .failed(let failure):
+            throw LedgerError.storeFailure(failure)
         }
     }
 
@@ -119,8 +140,9 @@ final class EventBroadcast: Sendable {
     /// so that a waiting client can send its heartbeat or notice it should stop.
     func waitForBatch(after position: UInt64) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            // Only the task resumes waiters, and it runs while a client is counted: the caller is.
             let ready = state.withLock { s in
-                if s.produced > position || !s.running { return true }
+                if s.placed && s.produced > position { return true }
                 s.waiters.append(continuation)
                 return false
             }
@@ -137,33 +159,39 @@ final class EventBroadcast: Sendable {
     }
 
     /// The batch-cutting task: runs until the last client has gone.
-    private func cutBatches(settings: EventStreamSettings) async {
-        var lastCut = ContinuousClock.now - settings.coalesce
+    private func cutBatches() async {
+        var lastCut = ContinuousClock.now - .seconds(3600)
         var full = false
         while true {
-            let produced: UInt64? = state.withLock { s in
+            let now: (produced: UInt64, placed: Bool, settings: EventStreamSettings)? = state.withLock { s in
                 if s.clients == 0 {
                     s.running = false
+                    // Nobody to serve: what was held is let go (a later client starts afresh).
+                    s.batches.removeAll()
+                    s.held = 0
                     return nil
                 }
-                return s.produced
+                return (s.produced, s.placed, s.settings)
             }
-            guard var produced else {
+            guard let now else {
                 wakeWaiters()
                 return
             }
+            var produced = now.produced
+            let settings = now.settings
             do {
                 var head = try ledger.head()
-                if head - Swift.min(head, produced) > UInt64(capacity) || (produced == 0 && head > 0) {
-                    // Started afresh, or after a long pause without clients: what was held is too
-                    // old to be useful, and clients far behind read the log themselves.
-                    produced = restart(at: head)
+                if !now.placed || head - Swift.min(head, produced) > UInt64(capacity) {
+                    // Started afresh, or after a long pause without clients: batches begin at
+                    // the head, and clients behind it read the log themselves until there.
+                    produced = place(at: head)
+                    wakeWaiters()
                 }
                 if head <= produced {
                     await ledger.waitForHead(above: produced, timeout: .seconds(1))
                     head = try ledger.head()
                     if head <= produced {
-                        wakeWaiters()  // the tick
+                        wakeWaiters()  // the tick: waiting clients check heartbeats and their connection
                         continue
                     }
                 }
@@ -185,20 +213,23 @@ final class EventBroadcast: Sendable {
                 lastCut = .now
                 append(batch(after: produced, records, end: last.position))
                 wakeWaiters()
+                // Behind a busy log this loop need not wait: let the clients' writes run too.
+                if full { await Task.yield() }
             } catch {
-                // A read of the log failed (it does not in normal operation): tell the waiting
-                // clients, which then fail too, and try again in a moment.
+                // Clients waiting at the head end their streams with this (see `read`).
+                state.withLock { $0.failure = "the event stream could not read the log: \(error)" }
                 wakeWaiters()
                 try? await Task.sleep(for: .seconds(1))
             }
         }
     }
 
-    private func restart(at head: UInt64) -> UInt64 {
+    private func place(at head: UInt64) -> UInt64 {
         state.withLock { s in
             s.batches.removeAll()
             s.held = 0
             s.produced = head
+            s.placed = true
         }
         return head
     }
@@ -221,6 +252,7 @@ final class EventBroadcast: Sendable {
             s.batches.append(batch)
             s.held += batch.offsets.count
             s.produced = batch.end
+            s.failure = nil
             var drop = 0
             while s.held - s.batches[drop].offsets.count >= capacity {
                 s.held -= s.batches[drop].offsets.count
