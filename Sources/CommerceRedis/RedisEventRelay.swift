@@ -61,16 +61,29 @@ public final class RedisEventRelay: Sendable {
                 state.withLock { $0.connected = true; $0.position = position; $0.lastError = nil }
                 backoff = .milliseconds(100)
                 var checkpointed = ContinuousClock.now
+                // The next batch, encoded while Redis ran the last one's transaction.
+                var encoded: Batch?
                 while !isStopping {
                     let head = try ledger.head()
-                    guard head > position else {
-                        ledger.waitForHeadBlocking(above: position, timeout: .milliseconds(200))
-                        continue
+                    let batch: Batch
+                    if let ready = encoded {
+                        batch = ready
+                        encoded = nil
+                    } else {
+                        guard head > position else {
+                            ledger.waitForHeadBlocking(above: position, timeout: .milliseconds(200))
+                            continue
+                        }
+                        guard let next = try encode(after: position) else { continue }
+                        batch = next
                     }
-                    let before = position
-                    position = try publish(after: position, on: connection)
+                    try send(batch, on: connection)
+                    // Behind the log (a full batch), the relay's own work on the next batch
+                    // overlaps Redis's on this one; at the head it lingers instead (below).
+                    if batch.isFull { encoded = try encode(after: batch.last) }
+                    position = try confirm(batch, on: connection)
                     state.withLock { $0.position = position }
-                    if position - before < UInt64(settings.batchSize), settings.linger > .zero {
+                    if !batch.isFull, settings.linger > .zero {
                         ledger.waitForHeadBlocking(above: position + UInt64(settings.batchSize), timeout: settings.linger)
                     }
                     // The checkpoint is for lag figures: a write of the views every 50 ms at most.
@@ -131,14 +144,62 @@ public final class RedisEventRelay: Sendable {
         }
     }
 
+    /// A batch of events after `after` through `last`, encoded as one Redis transaction that
+    /// appends them and moves the stream's head record.
+    struct Batch {
+        let after: UInt64
+        /// The checksum of the record at `after`: the stream's head record must name it.
+        let afterChecksum: UInt32
+        let last: UInt64
+        let isFull: Bool
+        let transaction: CommandBuffer
+    }
+
     /// Publishes one batch after `position` (where the stream must still end) in one Redis
     /// transaction, and returns the position the stream now ends at. Another writer that moved
     /// the stream meanwhile makes this throw without appending anything.
     public func publish(after position: UInt64, on connection: RedisConnection) throws -> UInt64 {
-        let batch = try ledger.storedEvents(after: position, limit: settings.batchSize)
-        guard let last = batch.last else { return position }
+        guard let batch = try encode(after: position) else { return position }
+        try send(batch, on: connection)
+        return try confirm(batch, on: connection)
+    }
+
+    /// The events after `position` (at most a batch of them) as a transaction; nil when there
+    /// are none. Reads the log only: no Redis.
+    func encode(after position: UInt64) throws -> Batch? {
+        let events = try ledger.storedEvents(after: position, limit: settings.batchSize)
+        guard let last = events.last else { return nil }
         let metaKey = EventStreamFormat.metaKey(settings.stream)
-        var previous: UInt32 = position == 0 ? 0 : try ledger.checksum(at: position) ?? 0
+        let afterChecksum: UInt32 = position == 0 ? 0 : try ledger.checksum(at: position) ?? 0
+        var previous = afterChecksum
+        let trim: [[UInt8]] = settings.maxLength > 0 ? [Array("MAXLEN".utf8), Array("~".utf8), Array(String(settings.maxLength).utf8)] : []
+        let key = Array(settings.stream.utf8)
+        var buffer = CommandBuffer(capacity: events.count * 400)
+        var scratch: [UInt8] = []
+        var times: [(timestamp: Int64, text: [UInt8])] = []
+        buffer.begin(arguments: 1)
+        buffer.add("MULTI")
+        for (p, bytes) in events {
+            // The checksum travels inside the record and is verified by whoever folds it.
+            let record = try EventLog.decodeStored(position: p, bytes, verify: false)
+            EventStreamFormat.appendAdd(record, stored: bytes, previous: previous, stream: key, trim: trim, to: &buffer, scratch: &scratch, times: &times)
+            previous = EventLog.storedChecksum(bytes) ?? 0
+        }
+        buffer.begin(arguments: 4)
+        buffer.add("HSET")
+        buffer.add(metaKey)
+        buffer.add("head")
+        buffer.add(EventStreamFormat.head(last.position, previous))
+        buffer.begin(arguments: 1)
+        buffer.add("EXEC")
+        return Batch(after: position, afterChecksum: afterChecksum, last: last.position, isFull: events.count == settings.batchSize, transaction: buffer)
+    }
+
+    /// Checks under WATCH that the stream still ends where this relay left it, then sends the
+    /// batch's transaction without waiting for Redis's answer (`confirm` reads it).
+    func send(_ batch: Batch, on connection: RedisConnection) throws {
+        let position = batch.after
+        let metaKey = EventStreamFormat.metaKey(settings.stream)
         // Where the stream ends, checked under WATCH: the transaction below is void if it moves.
         // The stream's own top is read too: an XADD by anything that does not keep `head` would
         // make this batch's XADDs fail one by one inside EXEC, which does not undo the others.
@@ -150,7 +211,7 @@ public final class RedisEventRelay: Sendable {
         let info = try connection.reply()
         _ = try watched.checked()
         let found = try headReply.checked().text
-        let expected = position == 0 ? nil : EventStreamFormat.head(position, previous)
+        let expected = position == 0 ? nil : EventStreamFormat.head(position, batch.afterChecksum)
         guard found == expected else {
             _ = try connection.command(["UNWATCH"])
             throw BusError.diverged("the stream \(settings.stream) ends at \(found ?? "nothing"), not at \(expected ?? "nothing") where this relay left it: another writer appended")
@@ -165,30 +226,15 @@ public final class RedisEventRelay: Sendable {
             _ = try connection.command(["UNWATCH"])
             throw BusError.foreignStream("the stream \(settings.stream) ends at entry \(top == UInt64.max ? "?" : String(top)) while its head record says \(position): something else writes to it (to start it anew, delete both \(settings.stream) and \(metaKey))")
         }
-        let trim: [[UInt8]] = settings.maxLength > 0 ? [Array("MAXLEN".utf8), Array("~".utf8), Array(String(settings.maxLength).utf8)] : []
-        let key = Array(settings.stream.utf8)
-        var buffer = CommandBuffer(capacity: batch.count * 400)
-        var scratch: [UInt8] = []
-        var times: [(timestamp: Int64, text: [UInt8])] = []
-        buffer.begin(arguments: 1)
-        buffer.add("MULTI")
-        for (p, bytes) in batch {
-            // The checksum travels inside the record and is verified by whoever folds it.
-            let record = try EventLog.decodeStored(position: p, bytes, verify: false)
-            EventStreamFormat.appendAdd(record, stored: bytes, previous: previous, stream: key, trim: trim, to: &buffer, scratch: &scratch, times: &times)
-            previous = EventLog.storedChecksum(bytes) ?? 0
-        }
-        buffer.begin(arguments: 4)
-        buffer.add("HSET")
-        buffer.add(metaKey)
-        buffer.add("head")
-        buffer.add(EventStreamFormat.head(last.position, previous))
-        buffer.begin(arguments: 1)
-        buffer.add("EXEC")
-        try connection.append(buffer)
+        try connection.append(batch.transaction)
+        try connection.flush()
+    }
+
+    /// Reads Redis's answers to a sent batch and returns the position the stream now ends at.
+    func confirm(_ batch: Batch, on connection: RedisConnection) throws -> UInt64 {
         // MULTI, then QUEUED for each command (an error here, e.g. OOM, voids the transaction), then EXEC.
         var refusal: String?
-        for _ in 0..<(buffer.count - 1) {
+        for _ in 0..<(batch.transaction.count - 1) {
             if case let .error(message) = try connection.replyStatus(), refusal == nil { refusal = message }
         }
         let outcome = try connection.replyStatus()
@@ -203,8 +249,8 @@ public final class RedisEventRelay: Sendable {
         case let .elementError(message):
             // Queued commands that fail when run are not undone; with the head and the stream's
             // top checked under WATCH, this is a stream something else writes to.
-            throw BusError.foreignStream("an XADD of positions \(position + 1)...\(last.position) failed inside its transaction (\(message)): something else writes to \(settings.stream)")
+            throw BusError.foreignStream("an XADD of positions \(batch.after + 1)...\(batch.last) failed inside its transaction (\(message)): something else writes to \(settings.stream)")
         }
-        return last.position
+        return batch.last
     }
 }

@@ -55,7 +55,7 @@ public final class RedisConnection {
     }
 
     /// Queues a command for a pipeline; `reply()` reads the replies in order. Nothing is sent until
-    /// the first `reply()`, so a batch goes out in as few writes as the socket takes.
+    /// the first `reply()` (or `flush()`), so a batch goes out in as few writes as the socket takes.
     public func append(_ args: [String]) throws {
         try append(args.map { Array($0.utf8) })
     }
@@ -79,6 +79,16 @@ public final class RedisConnection {
         }
         guard status == REDIS_OK else { throw fail() }
         pending += buffer.count
+    }
+
+    /// Sends what is queued now, without waiting for replies: Redis works on it while the caller
+    /// does something else before its `reply()` calls.
+    public func flush() throws {
+        guard let context else { throw RedisError.connection("closed") }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw fail() }
+        }
     }
 
     /// The next reply of the pipeline (the one of the oldest command not yet answered).

@@ -42,6 +42,35 @@ import Testing
         try expectStreamHoldsTheLog(of: leader, redis: redis)
     }
 
+    @Test func theRunningRelayPublishesABacklogAndTheLiveTailEachEventOnceInOrder() async throws {
+        let redis = try RedisServer()
+        let dir = TemporaryDirectory()
+        let leader = try openLedger(dir)
+        try runMixedCommands(on: leader, count: 600, seed: 3)
+        // Small batches: the backlog is many full ones, each encoded while Redis runs the last.
+        var settings = RedisEventRelay.Settings(url: redis.url)
+        settings.maxLength = 0
+        settings.batchSize = 16
+        let relay = RedisEventRelay(ledger: leader, settings: settings)
+        let running = Task { await relay.run() }
+        func relayed(to head: UInt64) async throws {
+            for _ in 0..<3_000 where relay.report().position < head {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(relay.report().position == head, "\(relay.report())")
+        }
+        #expect(try leader.head() > 16 * 20)
+        try await relayed(to: try leader.head())
+        try expectStreamHoldsTheLog(of: leader, redis: redis)
+        // Commands while it runs: a tail of small batches, each lingered over.
+        for seed in 4...13 { try runMixedCommands(on: leader, count: 20, seed: UInt64(seed)) }
+        try await relayed(to: try leader.head())
+        running.cancel()
+        await running.value
+        try expectStreamHoldsTheLog(of: leader, redis: redis)
+        #expect(try leader.checkpoint(RedisEventRelay.checkpointName) == (try leader.head()))
+    }
+
     @Test func aRelayThatDiedBeforeItsCheckpointDoesNotPublishTwiceAndARedisThatLostItsTailGetsItAgain() throws {
         let redis = try RedisServer()
         let dir = TemporaryDirectory()

@@ -130,6 +130,16 @@ func threadCPUSeconds() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
+/// CPU seconds (user + system) of a process, from /proc; 0 when it cannot be read.
+func processCPUSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    // After "pid (comm) " the state is field 3; utime and stime are fields 14 and 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
 // 2. The relay, from an empty stream to the head.
@@ -140,15 +150,24 @@ var relaySettings = RedisEventRelay.Settings(url: url)
 relaySettings.batchSize = options.batch
 relaySettings.maxLength = 0
 let relay = RedisEventRelay(ledger: leader, settings: relaySettings)
-let connection = try RedisConnection(url)
-var position = try relay.prepare(connection)
+// The relay as a server runs it (its own thread, batches encoded while Redis runs the last one),
+// timed until it reports the head relayed.
 let relayStart = ContinuousClock.now
-let relayCPU0 = threadCPUSeconds()
-while position < head { position = try relay.publish(after: position, on: connection) }
+let relayCPU0 = processCPUSeconds(getpid())
+let redisCPU0 = redisProcess.map { processCPUSeconds($0.processIdentifier) }
+let relaying = Task { await relay.run() }
+while relay.report().position < head {
+    if let error = relay.report().lastError { fail("relay: \(error)") }
+    try await Task.sleep(for: .milliseconds(1))
+}
 let relaySeconds = seconds(ContinuousClock.now - relayStart)
-let relayCPU = threadCPUSeconds() - relayCPU0
+// This process does nothing else meanwhile (the main task only polls the relay's report).
+let relayCPU = processCPUSeconds(getpid()) - relayCPU0
+let redisCPU = redisProcess.map { processCPUSeconds($0.processIdentifier) - (redisCPU0 ?? 0) }
+relaying.cancel()
+await relaying.value
 let memoryAfter = try usedMemory(admin)
-print("relay:   \(grouped(Double(head) / relaySeconds)) events/s (\(grouped(Double(head))) in \(String(format: "%.2f", relaySeconds)) s, pipelines of \(options.batch)); Redis memory \(grouped(Double(memoryAfter - memoryBefore) / Double(head))) B/event; relay thread busy \(String(format: "%.2f", relayCPU)) s of it")
+print("relay:   \(grouped(Double(head) / relaySeconds)) events/s (\(grouped(Double(head))) in \(String(format: "%.2f", relaySeconds)) s, pipelines of \(options.batch)); Redis memory \(grouped(Double(memoryAfter - memoryBefore) / Double(head))) B/event; relay busy \(String(format: "%.2f", relayCPU)) s of it\(redisCPU.map { ", redis-server \(String(format: "%.2f", $0)) s" } ?? "")")
 
 // 3. A fresh replica following the stream to its end.
 let origin = try ReplicaFollower.origin(url: url, stream: EventStreamFormat.defaultStream)
