@@ -29,10 +29,11 @@ final class EventBroadcast: Sendable {
                 return rest
             }
             var out = ByteBuffer()
-            let all = bytes.readableBytesView
-            for i in first..<offsets.count where wanted.contains(types[i]) {
-                let end = i + 1 < offsets.count ? offsets[i + 1] : all.count
-                out.writeBytes(all.dropFirst(offsets[i]).prefix(end - offsets[i]))
+            bytes.withUnsafeReadableBytes { all in
+                for i in first..<offsets.count where wanted.contains(types[i]) {
+                    let end = i + 1 < offsets.count ? offsets[i + 1] : all.count
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: all[offsets[i]..<end]))
+                }
             }
             return out
         }
