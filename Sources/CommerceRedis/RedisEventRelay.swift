@@ -80,7 +80,16 @@ public final class RedisEventRelay: Sendable {
                     try send(batch, on: connection)
                     // Behind the log (a full batch), the relay's own work on the next batch
                     // overlaps Redis's on this one; at the head it lingers instead (below).
-                    if batch.isFull { encoded = try encode(after: batch.last) }
+                    if batch.isFull {
+                        do {
+                            encoded = try encode(after: batch.last)
+                        } catch {
+                            // This batch's answer first: what it did is reported, then the failure.
+                            position = try confirm(batch, on: connection)
+                            state.withLock { $0.position = position }
+                            throw error
+                        }
+                    }
                     position = try confirm(batch, on: connection)
                     state.withLock { $0.position = position }
                     if !batch.isFull, settings.linger > .zero {

@@ -164,6 +164,12 @@ import Testing
         let server = try ServerProcess(data: dir.path)
         defer { server.stop() }
         _ = try await server.call("POST", "/users/1/points/charge", #"{"amount":10000}"#)
+        // A client that sends its request and hangs up at once: closed as the stream begins.
+        let gone = try RawConnection(port: server.port)
+        gone.send("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        gone.finishSending()
+        let (_, closed) = try await onThread { gone.receive(timeout: 5) }
+        #expect(closed)
         // Streams at the head of a quiet log, waiting for a batch when their clients hang up.
         var connections: [RawConnection] = []
         for _ in 0..<4 {
@@ -171,8 +177,9 @@ import Testing
             connection.send("GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
             connections.append(connection)
         }
-        for _ in 0..<50 where try await metric(server, "ledger_event_stream_clients") < 4 { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(try await metric(server, "ledger_event_stream_clients") == 4)
+        for _ in 0..<50 where try await metric(server, "ledger_event_stream_clients") != 4 { try await Task.sleep(for: .milliseconds(100)) }
+        let connected = try await metric(server, "ledger_event_stream_clients")
+        #expect(connected == 4)
         try await Task.sleep(for: .milliseconds(300))
         // Half of them read what came and close (FIN, as a killed process or a closed tab does),
         // the others close with it unread (RST).

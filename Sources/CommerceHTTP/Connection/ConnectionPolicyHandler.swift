@@ -23,6 +23,7 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var bodyDeadline: Scheduled<Void>?
     private var closeAfterResponse = false
     private var streaming = false
+    private var inputClosed = false
 
     init(bodyTimeout: TimeAmount) {
         self.bodyTimeout = bodyTimeout
@@ -51,6 +52,12 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case let .head(response):
             if response.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
             streaming = response.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
+            if streaming && inputClosed {
+                // The client sent its request and hung up before the stream began.
+                context.writeAndFlush(data, promise: promise)
+                context.close(promise: nil)
+                return
+            }
         case .end where closeAfterResponse:
             context.writeAndFlush(data, promise: promise)
             context.close(promise: nil)
@@ -66,10 +73,11 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // A client may half-close after its request and still read the answer; an event stream's
         // answer never ends, so its client has gone.
-        if streaming, let event = event as? ChannelEvent, event == .inputClosed {
-            context.close(promise: nil)
-        }
         context.fireUserInboundEventTriggered(event)
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            if streaming { context.close(promise: nil) }
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
