@@ -210,9 +210,11 @@ public final class RedisEventRelay: Sendable {
         let position = batch.after
         let metaKey = EventStreamFormat.metaKey(settings.stream)
         // Where the stream ends, checked under WATCH: the transaction below is void if it moves.
-        // The stream's own top is read too: an XADD by anything that does not keep `head` would
-        // make this batch's XADDs fail one by one inside EXEC, which does not undo the others.
-        try connection.append(["WATCH", metaKey])
+        // The stream's own top is read and watched too: an XADD by anything that does not keep
+        // `head` would make this batch's XADDs fail one by one inside EXEC, which does not undo the
+        // others. (Consumer groups reading, acknowledging or claiming do not void the watch; only
+        // a write of entries does, measured on Redis 7.0.)
+        try connection.append(["WATCH", metaKey, settings.stream])
         try connection.append(["HGET", metaKey, "head"])
         try connection.append(["XINFO", "STREAM", settings.stream])
         let watched = try connection.reply()
