@@ -45,12 +45,18 @@ import Testing
         for round in 0..<Self.rounds {
             let killAfter = Duration.milliseconds(Int.random(in: 30...350, using: &random))
             let stopped = Flag()
+            let answered = Locked(0)
             let current = server
             workers = await withTaskGroup(of: Worker.self) { group in
                 for w in workers {
-                    group.addTask { await Self.drive(w, server: current, round: round, stopped: stopped) }
+                    group.addTask { await Self.drive(w, server: current, round: round, stopped: stopped, answered: answered) }
                 }
                 try? await Task.sleep(for: killAfter)
+                // Under load, not before it: on a busy machine the first answers can take longer
+                // than the random delay, and a kill before any would test nothing.
+                for _ in 0..<2_000 where answered.withLock({ $0 }) < workerCount {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
                 current.kill9()
                 stopped.set()
                 return await group.reduce(into: []) { $0.append($1) }.sorted { $0.index < $1.index }
@@ -106,7 +112,7 @@ import Testing
 
     /// One worker's requests until the server dies: charges, orders and coupon issues, each with
     /// an idempotency key, remembering what was acknowledged.
-    static func drive(_ worker: Worker, server: ServerProcess, round: Int, stopped: Flag) async -> Worker {
+    static func drive(_ worker: Worker, server: ServerProcess, round: Int, stopped: Flag, answered: Locked<Int>) async -> Worker {
         var w = worker
         while !stopped.isSet {
             w.sent += 1
@@ -129,6 +135,7 @@ import Testing
                         w.chargeInFlight = false
                     }
                 }
+                answered.withLock { $0 += 1 }
             } catch {
                 break  // the server is gone
             }
