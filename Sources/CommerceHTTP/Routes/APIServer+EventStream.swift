@@ -160,10 +160,7 @@ struct EventStream: AsyncSequence, Sendable {
                     let through = Swift.min(heldFrom, position + UInt64(stream.settings.page))
                     let records = try stream.ledger.events(after: position, through: through, limit: stream.settings.page, filter: stream.filter)
                     position = through
-                    for record in records {
-                        var bytes = EventBroadcast.message(record, render: stream.render)
-                        out.writeBuffer(&bytes)
-                    }
+                    out = EventBroadcast.messages(records, render: stream.render)
                 case .nothing:
                     return nil
                 }
@@ -175,10 +172,7 @@ struct EventStream: AsyncSequence, Sendable {
                 let records = try stream.ledger.events(after: position, through: reach, limit: page, filter: stream.filter)
                 // A short page reached `reach`; a full one may have more.
                 position = records.count < page ? reach : records.last?.position ?? reach
-                for record in records {
-                    var bytes = EventBroadcast.message(record, render: stream.render)
-                    out.writeBuffer(&bytes)
-                }
+                out = EventBroadcast.messages(records, render: stream.render)
             }
             return out.readableBytes > 0 ? out : nil
         }

@@ -109,6 +109,16 @@ final class EventBroadcast: Sendable {
         return bytes
     }
 
+    /// Events as one buffer of messages, for a client that read them from the log itself.
+    static func messages(_ records: [EventRecord], render: ViewRendering) -> ByteBuffer {
+        var out = ByteBuffer()
+        for record in records {
+            var bytes = message(record, render: render)
+            out.writeBuffer(&bytes)
+        }
+        return out
+    }
+
     /// The messages after `position` that the batches hold, up to the end of the batch holding the
     /// first of them. Does not wait.
     func read(after position: UInt64, types: Set<String>?) throws -> Read {
