@@ -52,22 +52,21 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case let .head(response):
             if response.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
             streaming = response.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
-            if streaming && inputClosed {
-                // The client sent its request and hung up before the stream began.
-                context.writeAndFlush(data, promise: promise)
-                context.close(promise: nil)
-                return
-            }
+            // The client sent its request and hung up before the stream began.
+            if streaming && inputClosed { return writeAndClose(context: context, data: data, promise: promise) }
         case .end where closeAfterResponse:
-            context.writeAndFlush(data, promise: promise)
-            context.close(promise: nil)
-            return
+            return writeAndClose(context: context, data: data, promise: promise)
         case .end:
             streaming = false
         case .body:
             break
         }
         context.write(data, promise: promise)
+    }
+
+    private func writeAndClose(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.writeAndFlush(data, promise: promise)
+        context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
