@@ -93,7 +93,12 @@ let sampleEvents: [CommerceEvent] = [
         #expect(Discount.percent(10, maxAmount: nil).amount(on: 12_345) == 1_234)
         #expect(Discount.percent(10, maxAmount: 1_000).amount(on: 12_345) == 1_000)
         #expect(Discount.percent(100, maxAmount: nil).amount(on: 7) == 7)
-        #expect(Discount.percent(50, maxAmount: nil).amount(on: Int64.max) <= Int64.max)
+        // Exact floors where total × percent no longer fits in 64 bits.
+        #expect(Discount.percent(50, maxAmount: nil).amount(on: Int64.max) == Int64.max / 2)
+        #expect(Discount.percent(100, maxAmount: nil).amount(on: Int64.max) == Int64.max)
+        #expect(Discount.percent(100, maxAmount: nil).amount(on: 98_999_901_901_000_098) == 98_999_901_901_000_098)
+        #expect(Discount.percent(33, maxAmount: nil).amount(on: 1_000_000_000_000_000_001) == 330_000_000_000_000_000)
+        #expect(Discount.percent(99, maxAmount: nil).amount(on: 9_000_000_000_000_000_099) == 8_910_000_000_000_000_098)
     }
 
     @Test func isoTimes() {

@@ -13,8 +13,10 @@ public enum Discount: Sendable, Equatable {
         case let .fixed(amount):
             return min(amount, total)
         case let .percent(percent, cap):
-            let (product, overflow) = total.multipliedReportingOverflow(by: percent)
-            var off = overflow ? total / 100 * percent : product / 100
+            // Exactly floor(total × percent / 100), through a 128-bit product: with the percent
+            // within 0...100 the quotient is at most the total, so it always fits.
+            let wide = total.multipliedFullWidth(by: min(max(percent, 0), 100))
+            var off = Int64(100).dividingFullWidth((high: wide.high, low: wide.low)).quotient
             if let cap { off = min(off, cap) }
             return min(off, total)
         }
