@@ -76,7 +76,7 @@ import Testing
         let dir = TemporaryDirectory()
         let clock = ManualClock(testEpoch)
         let ledger = try openLedger(dir, clock: clock)
-        try ledger.defineCoupon("Until", validity: .until(testEpoch + Millis.day))
+        try ledger.defineCoupon("Until", ends: testEpoch + Millis.day, validity: .until(testEpoch + Millis.day))
         _ = try ledger.execute(.issueCoupon(userId: 1, couponId: 1))
         #expect(try ledger.userCoupons(of: 1).map(\.status) == [.available])
         #expect(try ledger.userCoupons(of: 1, status: .expired).isEmpty)
@@ -94,7 +94,36 @@ import Testing
         #expect(expectRejection(.invalidInput) { try ledger.defineCoupon(total: 0) })
         #expect(expectRejection(.invalidInput) { try ledger.defineCoupon(starts: testEpoch, ends: testEpoch) })
         #expect(expectRejection(.invalidInput) { try ledger.defineCoupon(validity: .days(0)) })
+        #expect(expectRejection(.invalidInput) { try ledger.defineCoupon(ends: testEpoch + 2 * Millis.day, validity: .until(testEpoch + Millis.day)) })
         #expect(try ledger.eventCount() == 0)
+    }
+
+    /// Coupons defined before validUntil had to cover the issue window are still in old logs:
+    /// past their fixed validity they are refused, not issued expired.
+    @Test func aCouponPastItsFixedValidityIsNotIssued() throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(testEpoch)
+        let ledger = try openLedger(dir, clock: clock)
+        let coupon = try ledger.defineCoupon(total: 5, ends: testEpoch + 2 * Millis.day, validity: .until(testEpoch + 2 * Millis.day))
+        let old = CouponRecord(definition: CouponDefined(
+            couponId: coupon.id, name: "Old", discount: .fixed(amount: 1000), totalQuantity: 5, issueStartsAt: testEpoch - Millis.day,
+            issueEndsAt: testEpoch + 2 * Millis.day, validity: .until(testEpoch + Millis.day)), issuedQuantity: 0)
+        func issueOld(at now: Timestamp) -> CommerceError.Code? {
+            do {
+                _ = try CouponDecider.issue(userId: 1, couponId: old.id, coupon: old, held: nil, nextUserCouponId: 1, requestId: nil, now: now)
+                return nil
+            } catch {
+                return (error as? CommerceError)?.code ?? .invalidInput
+            }
+        }
+        #expect(issueOld(at: testEpoch + Millis.day - 1) == nil)
+        #expect(issueOld(at: testEpoch + Millis.day) == .couponExpired)
+        // Through the ledger: issued up to the last moment of the window, which is also its validity.
+        clock.set(testEpoch + 2 * Millis.day - 1)
+        _ = try ledger.execute(.issueCoupon(userId: 1, couponId: 1))
+        clock.set(testEpoch + 2 * Millis.day)
+        #expect(expectRejection(.couponNotActive) { try ledger.execute(.issueCoupon(userId: 2, couponId: 1)) })
+        #expect(try ledger.coupon(1)?.issuedQuantity == 1)
     }
 
     @Test func asyncRequestsAreDecidedInLogOrder() throws {

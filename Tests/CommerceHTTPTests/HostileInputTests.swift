@@ -210,8 +210,11 @@ let hostileCases: [HostileCase] = [
             #expect(try await c.post("/admin/products/1/restock", #"{"quantity":1000000000}"#, admin: true).status == .ok)
             #expect(try await c.post("/admin/products/1/restock", #"{"quantity":1}"#, admin: true).errorCode == "STOCK_LIMIT_EXCEEDED")
             #expect(try await c.post("/admin/products", #"{"name":" x\u00a0","price":1,"stock":1000000000}"#, admin: true).status == .created)
-            let epoch = try await c.post("/admin/coupons", #"{"name":"Old","discount":{"type":"PERCENT","percent":100,"maxAmount":null},"totalQuantity":100000000,"issueStartsAt":"1970-01-01T00:00:00Z","issueEndsAt":"9999-12-30T23:59:59.999999999Z","validUntil":"1970-01-01 09:00:00.5+09:00"}"#, admin: true)
+            let epoch = try await c.post("/admin/coupons", #"{"name":"Old","discount":{"type":"PERCENT","percent":100,"maxAmount":null},"totalQuantity":100000000,"issueStartsAt":"1970-01-01T00:00:00Z","issueEndsAt":"9999-12-30T23:59:59.999999999Z","validUntil":"9999-12-31 08:59:59.999+09:00"}"#, admin: true)
             #expect(epoch.status == .created, "\(epoch.json)")
+            // A validity ending before the issue window does would issue coupons already expired.
+            let deadOnArrival = try await c.post("/admin/coupons", #"{"name":"Dead","discount":{"type":"FIXED","amount":1000},"totalQuantity":2,"issueStartsAt":"1970-01-01T00:00:00Z","issueEndsAt":"9999-12-30T23:59:59Z","validUntil":"1970-01-01 09:00:00.5+09:00"}"#, admin: true)
+            #expect(deadOnArrival.status == .badRequest && deadOnArrival.errorCode == "INVALID_INPUT", "\(deadOnArrival.json)")
             #expect(try await c.get("/products?after=9223372036854775807").json["items"]?.arrayValue?.isEmpty == true)
             #expect(try await c.get("/users/9223372036854775807/orders?before=9223372036854775807").status == .ok)
             #expect(try await c.get("/users/9223372036854775807/points/history?before=1").status == .ok)

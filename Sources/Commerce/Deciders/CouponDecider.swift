@@ -10,14 +10,18 @@ public enum CouponDecider {
         case let .days(days):
             guard (1...3650).contains(days) else { throw CommerceError.invalid("validDays must be between 1 and 3650") }
         case let .until(t):
-            guard t > d.issueStartsAt else { throw CommerceError.invalid("validUntil must be after issueStartsAt") }
+            // Otherwise the end of the issue window would hand out coupons already expired, each
+            // taking one of the limited quantity.
+            guard t >= d.issueEndsAt else { throw CommerceError.invalid("validUntil must not be before issueEndsAt") }
         }
         return [.couponDefined(CouponDefined(couponId: nextId, name: d.name, discount: d.discount, totalQuantity: d.totalQuantity,
                                              issueStartsAt: d.issueStartsAt, issueEndsAt: d.issueEndsAt, validity: d.validity))]
     }
 
-    /// First come, first served: the checks run in the seed's order, against the state the
-    /// single writer holds, so no lock or queue is needed.
+    /// First come, first served, against the state the single writer holds, so no lock or queue
+    /// is needed. The checks run in the order of the seed's final design (2-1-3: issue period,
+    /// already issued, quantity), with 2-1-1's expiry check beside the period: a coupon valid
+    /// until a fixed moment is not issued after it.
     public static func issue(
         userId: Int64, couponId: Int64, coupon: CouponRecord?, held: UserCouponRecord?,
         nextUserCouponId: Int64, requestId: Int64?, now: Timestamp
@@ -28,6 +32,9 @@ public enum CouponDecider {
         let d = coupon.definition
         guard now >= d.issueStartsAt, now < d.issueEndsAt else {
             throw CommerceError(.couponNotActive, "coupon \(couponId) is issued only from \(ISO8601.format(d.issueStartsAt)) until \(ISO8601.format(d.issueEndsAt))")
+        }
+        if case let .until(t) = d.validity, now >= t {
+            throw CommerceError(.couponExpired, "coupon \(couponId) expired at \(ISO8601.format(t))")
         }
         guard held == nil else { throw CommerceError(.couponAlreadyIssued, "user \(userId) already holds coupon \(couponId)") }
         guard coupon.issuedQuantity < d.totalQuantity else {

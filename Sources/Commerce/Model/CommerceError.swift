@@ -8,6 +8,7 @@ public struct CommerceError: Error, Equatable, Sendable, CustomStringConvertible
         case stockLimitExceeded = "STOCK_LIMIT_EXCEEDED"
         case couponNotFound = "COUPON_NOT_FOUND"
         case couponNotActive = "COUPON_NOT_ACTIVE"
+        case couponExpired = "COUPON_EXPIRED"
         case couponAlreadyIssued = "COUPON_ALREADY_ISSUED"
         case couponSoldOut = "COUPON_SOLD_OUT"
         case couponNotUsable = "COUPON_NOT_USABLE"

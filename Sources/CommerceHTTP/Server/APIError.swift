@@ -96,7 +96,7 @@ extension APIError {
         case .invalidInput, .minChargeAmount: return .badRequest
         case .productNotFound, .couponNotFound, .orderNotFound, .requestNotFound: return .notFound
         case .idempotencyKeyReused: return .unprocessableContent
-        case .balanceLimitExceeded, .couponNotActive, .couponAlreadyIssued, .couponSoldOut, .couponNotUsable,
+        case .balanceLimitExceeded, .couponNotActive, .couponExpired, .couponAlreadyIssued, .couponSoldOut, .couponNotUsable,
              .insufficientStock, .insufficientPoints, .orderNotCompensable, .stockLimitExceeded:
             return .conflict
         }
