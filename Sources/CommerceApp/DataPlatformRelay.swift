@@ -30,9 +30,30 @@ public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
                 throw LedgerError.storeFailure("cannot create \(path)")
             }
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw LedgerError.storeFailure("cannot write \(path)") }
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw LedgerError.storeFailure("cannot write \(path)") }
+        // A crash in the middle of a delivery can leave a torn last line. It was never
+        // acknowledged, so the relay sends it again: cut it off, or the new line would be glued
+        // to it and a line-by-line reader would lose both.
+        try handle.truncate(atOffset: try Self.endOfLastCompleteLine(handle))
+        try handle.synchronize()
         try handle.seekToEnd()
         self.handle = handle
+    }
+
+    /// The offset just past the file's last newline (0 when there is none).
+    private static func endOfLastCompleteLine(_ handle: FileHandle) throws -> UInt64 {
+        var end = try handle.seekToEnd()
+        let chunk: UInt64 = 65_536
+        while end > 0 {
+            let start = end > chunk ? end - chunk : 0
+            try handle.seek(toOffset: start)
+            let bytes = try handle.read(upToCount: Int(end - start)) ?? Data()
+            if let newline = bytes.lastIndex(of: UInt8(ascii: "\n")) {
+                return start + UInt64(newline - bytes.startIndex) + 1
+            }
+            end = start
+        }
+        return 0
     }
 
     public func deliver(_ messages: [JSONValue]) throws {

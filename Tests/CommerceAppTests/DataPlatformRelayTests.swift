@@ -33,4 +33,36 @@ import Testing
         #expect(try again.relayOnce() == 1)
         #expect(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count == 5)
     }
+
+    /// A crash in the middle of a delivery leaves a torn last line and a checkpoint that never
+    /// moved: the next relay cuts the torn line off and sends its message again, so the file ends
+    /// up exactly as an uninterrupted relay writes it.
+    @Test func aTornLastLineIsReplacedNotGluedTo() throws {
+        func orders(_ dir: TemporaryDirectory) throws -> Ledger {
+            let ledger = try openLedger(dir, clock: ManualClock(testEpoch))
+            try ledger.registerProduct()
+            try ledger.charge(1, 100_000)
+            for _ in 0..<3 { _ = try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: 1, quantity: 1)], couponId: nil)) }
+            _ = try ledger.execute(.compensateOrder(orderId: 2, reason: "cancel"))
+            return ledger
+        }
+        let whole = TemporaryDirectory(), torn = TemporaryDirectory()
+        let wholeFile = whole.path + "/platform.jsonl", tornFile = torn.path + "/platform.jsonl"
+        #expect(try DataPlatformRelay(ledger: try orders(whole), sink: try FileDataPlatformSink(path: wholeFile)).relayOnce() == 4)
+        let expected = try Data(contentsOf: URL(fileURLWithPath: wholeFile))
+        let lines = expected.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        #expect(lines.count == 5 && lines[4].isEmpty)
+        // Two lines delivered, the third cut in the middle; the checkpoint of that ledger is still 0.
+        var written = Data(lines[0]) + Data("\n".utf8) + Data(lines[1]) + Data("\n".utf8)
+        written += Data(lines[2].prefix(40))
+        try written.write(to: URL(fileURLWithPath: tornFile))
+        let sink = try FileDataPlatformSink(path: tornFile)
+        #expect(try sink.lastDeliveredPosition() == (try JSONParser.parse(Array(lines[1])))["position"]?.intValue.map(UInt64.init))
+        #expect(try DataPlatformRelay(ledger: try orders(torn), sink: sink).relayOnce() == 2)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: tornFile)) == expected)
+        // A file without a single complete line starts over from nothing.
+        try Data("{\"position\":".utf8).write(to: URL(fileURLWithPath: tornFile))
+        _ = try FileDataPlatformSink(path: tornFile)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: tornFile)).isEmpty)
+    }
 }
