@@ -8,7 +8,7 @@ import LedgerJSON
 struct Charge: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Charge points to a user.")
     @OptionGroup var ledger: LedgerOptions
-    @Option(help: "User id.") var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option(help: "Amount in won.") var amount: Int64
     @Option(help: "Idempotency key: a retry returns the first outcome.") var idempotencyKey: String?
 
@@ -20,7 +20,7 @@ struct Charge: ParsableCommand {
 struct Balance: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A user's point balance.")
     @OptionGroup var ledger: LedgerOptions
-    @Option(help: "User id.") var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
 
     func run() throws {
         try run { .object([("userId", .int(user)), ("balance", .int(try ledger.open().balance(of: user)))]) }
@@ -30,7 +30,7 @@ struct Balance: ParsableCommand {
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A user's point history, newest first.")
     @OptionGroup var ledger: LedgerOptions
-    @Option(help: "User id.") var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option(help: "Entries per page.") var limit: Int = 20
     @Option(help: "Cursor: the previous page's next.") var before: UInt64?
 
@@ -105,13 +105,14 @@ struct Products: ParsableCommand {
 struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Best-selling products over the last days.")
     @OptionGroup var ledger: LedgerOptions
-    @Option(help: "Days counted, 1–30.") var days: Int = 3
-    @Option(help: "Products listed, 1–100.") var limit: Int = 5
+    @Option(help: "Days counted, 1–30 (default 3).") var days: Int?
+    @Option(help: "Products listed, 1–100 (default 5).") var limit: Int?
     @Option(help: "Last day counted (YYYY-MM-DD); today by default.") var asOf: String?
 
     func validate() throws {
-        guard (1...30).contains(days) else { throw ValidationError("--days must be from 1 to 30") }
-        guard (1...100).contains(limit) else { throw ValidationError("--limit must be from 1 to 100") }
+        let rules = CommerceRules()
+        if let days, !(1...rules.bestSellerMaxDays).contains(days) { throw ValidationError("--days must be from 1 to \(rules.bestSellerMaxDays)") }
+        if let limit, !(1...rules.bestSellerMaxLimit).contains(limit) { throw ValidationError("--limit must be from 1 to \(rules.bestSellerMaxLimit)") }
         if let asOf, ISO8601.parseDay(asOf) == nil { throw ValidationError("--as-of must be a date like 2026-11-24") }
     }
 
@@ -189,7 +190,7 @@ struct CouponCommand: ParsableCommand {
 struct IssueCoupon: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "issue-coupon", abstract: "Issue a coupon to a user now.")
     @OptionGroup var ledger: LedgerOptions
-    @Option var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option var coupon: Int64
     @Option var idempotencyKey: String?
 
@@ -201,7 +202,7 @@ struct IssueCoupon: ParsableCommand {
 struct RequestCoupon: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "request-coupon", abstract: "Queue a coupon issue request (decided by the issuance processor).")
     @OptionGroup var ledger: LedgerOptions
-    @Option var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option var coupon: Int64
     @Option var idempotencyKey: String?
 
@@ -236,7 +237,7 @@ struct ProcessRequests: ParsableCommand {
 struct UserCoupons: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "coupons", abstract: "A user's coupons.")
     @OptionGroup var ledger: LedgerOptions
-    @Option var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option(help: "AVAILABLE, USED or EXPIRED.") var status: String?
 
     func run() throws {
@@ -255,7 +256,7 @@ struct UserCoupons: ParsableCommand {
 struct PlaceOrder: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "order", abstract: "Place and pay an order.")
     @OptionGroup var ledger: LedgerOptions
-    @Option var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option(name: .customLong("item"), help: "PRODUCT:QUANTITY, repeatable.") var items: [String] = []
     @Option var coupon: Int64?
     @Option var idempotencyKey: String?
@@ -304,7 +305,7 @@ struct ShowOrder: ParsableCommand {
 struct Orders: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A user's orders, newest first.")
     @OptionGroup var ledger: LedgerOptions
-    @Option var user: Int64
+    @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
     @Option var limit: Int = 20
     @Option var before: Int64?
 
@@ -314,5 +315,13 @@ struct Orders: ParsableCommand {
             let page = try l.orders(of: user, before: before, limit: max(1, min(limit, 1_000)))
             return .object([("items", .array(page.items.map(l.render.order))), ("next", .optional(page.next))])
         }
+    }
+}
+
+/// Ids start at 1: anything else is a usage error here, as it is a 400 over HTTP.
+func positiveId(_ option: String) -> @Sendable (String) throws -> Int64 {
+    { text in
+        guard let id = Int64(text), id > 0 else { throw ValidationError("\(option) must be a whole number from 1 to \(Int64.max), got \(text)") }
+        return id
     }
 }

@@ -44,6 +44,26 @@ import Testing
         #expect(poor.status == 1 && poor.stderr.contains("INSUFFICIENT_POINTS") && poor.stderr.contains("order 1"))
     }
 
+    /// Paging cursors at the ends of Int64 and ids that are not ids: a clear answer, never a trap.
+    @Test func cursorsAndIdsAtTheEdgesAreAnsweredNotTrapped() throws {
+        let dir = ScratchDirectory()
+        let d = ["--data", dir.path]
+        #expect(try run("commerce", ["product", "add", "--name", "Mug", "--price", "1000", "--stock", "5"] + d).status == 0)
+        for after in ["9223372036854775807", "-9223372036854775808", "-1"] {
+            let page = try run("commerce", ["products", "--after=\(after)"] + d)
+            #expect(page.status == 0, "\(after): \(page.stderr)")
+            #expect(page.json?["items"]?.arrayValue?.count == (after.hasPrefix("-") ? 1 : 0), "\(after)")
+        }
+        for before in ["-9223372036854775808", "0", "1", "9223372036854775807"] {
+            let page = try run("commerce", ["orders", "--user", "1", "--before=\(before)"] + d)
+            #expect(page.status == 0 && page.json?["items"]?.arrayValue?.isEmpty == true, "\(before): \(page.stderr)")
+        }
+        for user in ["0", "-5"] {
+            let balance = try run("commerce", ["balance", "--user=\(user)"] + d)
+            #expect(balance.status == 64 && balance.stderrLines.first?.contains("--user must be a whole number from 1") == true, "\(user): \(balance.stderr)")
+        }
+    }
+
     @Test func twoProcessesAppendingAtOnceKeepALogConsistent() throws {
         let dir = ScratchDirectory()
         // Two shells, each charging in a loop, so two commerce processes write the same environment at once.

@@ -10,8 +10,11 @@ public struct CommerceRules: Sendable, Equatable {
     public var maxStock: Int64 = 1_000_000_000
     public var maxCouponQuantity: Int64 = 100_000_000
     public var maxNameLength: Int = 200
+    /// The best-seller view's default length and window, and the most a query may ask for.
     public var bestSellerLimit: Int = 5
     public var bestSellerDays: Int = 3
+    public var bestSellerMaxLimit: Int = 100
+    public var bestSellerMaxDays: Int = 30
     /// Calendar days for daily sales are counted in this zone.
     public var timeZoneIdentifier: String = "Asia/Seoul"
 

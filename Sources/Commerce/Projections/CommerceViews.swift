@@ -42,7 +42,9 @@ public struct CommerceViews<S: ProjectionStore> {
                               decode: ([UInt8]) throws -> Record) throws -> (items: [Record], next: Int64?) {
         var items: [Record] = []
         var next: Int64?
-        try store.scan(table, from: Key.id(after + 1), reverse: false) { _, value in
+        // Ids start at 1: a negative `after` is the start, and nothing follows Int64.max.
+        guard after < Int64.max else { return (items, nil) }
+        try store.scan(table, from: Key.id(max(after, 0) + 1), reverse: false) { _, value in
             if items.count == limit {
                 next = items.last.map(id)
                 return false
@@ -84,7 +86,10 @@ public struct CommerceViews<S: ProjectionStore> {
     public func orders(of user: Int64, before: Int64?, limit: Int) throws -> (items: [OrderRecord], next: Int64?) {
         var items: [OrderRecord] = []
         var next: Int64?
-        try store.scan(.ordersByUser, from: Key.ids(user, (before ?? Int64.max) - 1), reverse: true) { key, _ in
+        // Order ids start at 1: nothing comes before 1 (or before a negative id).
+        let before = before ?? Int64.max
+        guard before > 1 else { return (items, nil) }
+        try store.scan(.ordersByUser, from: Key.ids(user, before - 1), reverse: true) { key, _ in
             guard Key.read(key, at: 0) == user else { return false }
             if items.count == limit {
                 next = items.last?.orderId

@@ -13,7 +13,7 @@ extension APIServer {
         router.get("/coupons") { request, _ in
             let limit = try RequestInput.limit(request)
             let after = try RequestInput.query(request, "after", in: 0...Int64.max) ?? 0
-            let page = after == .max ? (items: [], next: nil) : try ledger.coupons(after: after, limit: limit)
+            let page = try ledger.coupons(after: after, limit: limit)
             return JSONResponse.make(.ok, .object([("items", .array(page.items.map(render.coupon))), ("next", .optional(page.next))]))
         }
 
@@ -64,10 +64,10 @@ extension APIServer {
         let validity: CouponValidity
         switch (try body.optionalInt("validDays"), try body.optionalString("validUntil")) {
         case let (days?, nil): validity = .days(days)
-        case (nil, _?): validity = .until(try body.instant("validUntil"))
+        case (nil, _?): validity = .until(try body.time("validUntil"))
         default: throw APIError.invalid("give exactly one of validDays or validUntil")
         }
         return CouponDefinition(name: try body.text("name", maxLength: maxNameLength), discount: discount, totalQuantity: try body.int("totalQuantity"),
-                                issueStartsAt: try body.instant("issueStartsAt"), issueEndsAt: try body.instant("issueEndsAt"), validity: validity)
+                                issueStartsAt: try body.time("issueStartsAt"), issueEndsAt: try body.time("issueEndsAt"), validity: validity)
     }
 }

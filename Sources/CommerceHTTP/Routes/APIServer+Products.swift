@@ -21,14 +21,14 @@ extension APIServer {
         router.get("/products") { request, _ in
             let limit = try RequestInput.limit(request)
             let after = try RequestInput.query(request, "after", in: 0...Int64.max) ?? 0
-            // No id comes after the largest one (and the views would compute `after + 1`).
-            let page = after == .max ? (items: [], next: nil) : try ledger.products(after: after, limit: limit)
+            let page = try ledger.products(after: after, limit: limit)
             return JSONResponse.make(.ok, .object([("items", .array(page.items.map(render.product))), ("next", .optional(page.next))]))
         }
 
         router.get("/products/top") { request, _ in
-            let days = try RequestInput.query(request, "days", in: 1...30).map(Int.init)
-            let limit = try RequestInput.query(request, "limit", in: 1...100).map(Int.init)
+            let rules = ledger.configuration.rules
+            let days = try RequestInput.query(request, "days", in: 1...Int64(rules.bestSellerMaxDays)).map(Int.init)
+            let limit = try RequestInput.query(request, "limit", in: 1...Int64(rules.bestSellerMaxLimit)).map(Int.init)
             var lastDay: Int64?
             if let asOf = request.uri.queryParameters.get("asOf") {
                 guard RequestInput.isDigitDate(Array(asOf.utf8)), let day = ISO8601.parseDay(String(asOf)) else { throw APIError.invalid("asOf must be a date like 2026-11-24") }

@@ -109,16 +109,8 @@ struct JSONObject {
         return t
     }
 
-    /// A time as `time(_:)` reads it, its date spelled with digits only: `2026-+1-+1` is no date.
-    func instant(_ key: String) throws -> Timestamp {
-        guard true else {
-            throw APIError.invalid("\(name(key)) must be an ISO-8601 time with an offset, e.g. 2026-11-25T10:00:00+09:00")
-        }
-        return try time(key)
-    }
-
-    /// A name or a reason: at most `maxLength` Unicode scalars, none of them a control character
-    /// (U+0000-U+001F, U+007F-U+009F). The rules then refuse one that is empty or only white space.
+    /// A name or a reason: at most `maxLength` Unicode scalars. The rules then refuse control
+    /// characters and one that is empty or only white space.
     func text(_ key: String, maxLength: Int) throws -> String {
         let s = try string(key)
         guard s.unicodeScalars.count <= maxLength else { throw APIError.invalid("\(name(key)) is longer than \(maxLength) characters") }
