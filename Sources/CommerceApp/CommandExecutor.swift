@@ -65,8 +65,10 @@ final class CommandExecutor: Sendable {
                         try views.foldGap(from: log, fold: fold, tables: tables, views: v, logTxn: l)
                         var appender = try EventLog.Appender(log: log, txn: l, streams: tables.streams, streamTxn: v)
                         let before = appender.head
+                        // Read in this transaction: another process may have changed them.
+                        let rules = try ChargeLimits.read(from: log, in: l)?.applied(to: rules) ?? rules
                         for (index, job) in jobs.enumerated() where !excluded.contains(index) {
-                            job.outcome = try run(job, index: index, tables: tables, appender: &appender, views: v, log: l)
+                            job.outcome = try run(job, index: index, rules: rules, tables: tables, appender: &appender, views: v, log: l)
                         }
                         if appender.head != before {
                             try views.setPosition(.init(position: appender.head, checksum: appender.headChecksum), in: v)
@@ -121,11 +123,11 @@ final class CommandExecutor: Sendable {
     }
 
     private func run(
-        _ job: WriterJob, index: Int, tables: ViewTables, appender: inout EventLog.Appender, views v: Transaction, log l: Transaction
+        _ job: WriterJob, index: Int, rules: CommerceRules, tables: ViewTables, appender: inout EventLog.Appender, views v: Transaction, log l: Transaction
     ) throws -> Result<WriterJob.Output, Error> {
         let mark = appender.mark()
         do {
-            return .success(try perform(job, tables: tables, appender: &appender, views: v, log: l))
+            return .success(try perform(job, rules: rules, tables: tables, appender: &appender, views: v, log: l))
         } catch let error as CommerceError {
             // Rules refuse before anything is written.
             appender.rollback(to: mark)
@@ -141,7 +143,7 @@ final class CommandExecutor: Sendable {
     }
 
     private func perform(
-        _ job: WriterJob, tables: ViewTables, appender: inout EventLog.Appender, views v: Transaction, log l: Transaction
+        _ job: WriterJob, rules: CommerceRules, tables: ViewTables, appender: inout EventLog.Appender, views v: Transaction, log l: Transaction
     ) throws -> WriterJob.Output {
         let handler = CommandHandler(store: LMDBProjectionStore(txn: v, tables: tables.projections), rules: rules)
         switch job.kind {

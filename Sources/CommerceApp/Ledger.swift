@@ -60,6 +60,7 @@ public final class Ledger: Sendable {
             throw LedgerError.unusable("\(configuration.logPath): \(error)")
         }
         let (zone, changed) = try Self.timeZone(of: log, configuration)
+        if !readOnly { try ChargeLimits.record(in: log, configuration) }
         guard let calendar = DayCalendar(timeZoneIdentifier: zone) else { throw LedgerError.unusable("unknown time zone \(zone)") }
         self.calendar = calendar
         timeZoneIdentifier = zone

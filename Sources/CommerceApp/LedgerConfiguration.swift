@@ -22,6 +22,11 @@ public struct LedgerConfiguration: Sendable {
     public var idempotencyRetention: Int64 = LedgerConfiguration.defaultIdempotencyRetention
     public static let defaultIdempotencyRetention: Int64 = 7 * 86_400_000
     public var applyTimeZone: Bool = false
+    /// Charge limits the caller sets (`--min-charge`, `--max-balance`). The limits are the
+    /// ledger's: a new ledger records `rules`' values; a value set here replaces the recorded one
+    /// and applies to every process writing the ledger from its next batch. Nil: keep the ledger's.
+    public var setMinCharge: Int64?
+    public var setMaxBalance: Int64?
     /// The identity a new log is made with (a read replica takes its leader's); an existing log
     /// with another is refused. Nil: a new ledger gets a random one.
     public var logIdentity: [UInt8]?

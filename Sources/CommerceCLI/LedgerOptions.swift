@@ -24,11 +24,11 @@ public struct LedgerOptions: ParsableArguments {
     @Flag(help: "Open the data directory read-only (e.g. a snapshot made by commerce-rebuild --until).")
     public var readOnly = false
 
-    @Option(help: "Smallest charge in won (env COMMERCE_MIN_CHARGE).")
-    var minCharge: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MIN_CHARGE"] ?? "") ?? 10_000
+    @Option(help: "Sets the ledger's smallest charge in won, recorded in it for every process using it (10,000 for a new ledger) (env COMMERCE_MIN_CHARGE).")
+    var minCharge: Int64? = Int64(ProcessInfo.processInfo.environment["COMMERCE_MIN_CHARGE"] ?? "")
 
-    @Option(help: "Largest balance a charge may leave, in won (env COMMERCE_MAX_BALANCE).")
-    var maxBalance: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "") ?? 10_000_000
+    @Option(help: "Sets the ledger's largest balance a charge may leave, in won, recorded in it for every process using it (10,000,000 for a new ledger) (env COMMERCE_MAX_BALANCE).")
+    var maxBalance: Int64? = Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "")
 
     @Option(help: "Hours an idempotency key is remembered from its command's time; a retry after that is a new command (env COMMERCE_IDEMPOTENCY_RETENTION_HOURS).")
     var idempotencyRetentionHours: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_IDEMPOTENCY_RETENTION_HOURS"] ?? "") ?? 168
@@ -37,17 +37,18 @@ public struct LedgerOptions: ParsableArguments {
         guard (1...87_600).contains(idempotencyRetentionHours) else { throw ValidationError("--idempotency-retention-hours must be 1 to 87600") }
         guard mapSizeMb >= 1, maxMapSizeMb >= mapSizeMb else { throw ValidationError("--map-size-mb must be ≥ 1 and ≤ --max-map-size-mb") }
         if let timeZone, !DayCalendar.isValid(timeZoneIdentifier: timeZone) { throw ValidationError("unknown time zone \(timeZone)") }
-        guard minCharge >= 1, maxBalance >= minCharge else { throw ValidationError("--min-charge must be ≥ 1 and ≤ --max-balance") }
+        if let minCharge, minCharge < 1 { throw ValidationError("--min-charge must be ≥ 1") }
+        if let maxBalance, maxBalance < 1 { throw ValidationError("--max-balance must be ≥ 1") }
+        if let minCharge, let maxBalance, maxBalance < minCharge { throw ValidationError("--min-charge must be ≤ --max-balance") }
     }
 
     public var configuration: LedgerConfiguration {
-        var rules = CommerceRules()
-        rules.minChargeAmount = minCharge
-        rules.maxBalance = maxBalance
         var configuration = LedgerConfiguration(
             dataDirectory: dataDirectory,
             environment: .init(mapSize: mapSizeMb << 20, maxMapSize: maxMapSizeMb << 20),
-            rules: rules, readOnly: readOnly)
+            readOnly: readOnly)
+        configuration.setMinCharge = minCharge
+        configuration.setMaxBalance = maxBalance
         configuration.timeZone = timeZone
         configuration.idempotencyRetention = idempotencyRetentionHours * 3_600_000
         return configuration

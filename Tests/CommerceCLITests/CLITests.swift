@@ -44,6 +44,28 @@ import Testing
         #expect(poor.status == 1 && poor.stderr.contains("INSUFFICIENT_POINTS") && poor.stderr.contains("order 1"))
     }
 
+    /// The charge limits are the ledger's: a command run beside the server without flags obeys
+    /// the server's limits, and a limit set by any process applies to the running server too.
+    @Test func chargeLimitsBelongToTheLedgerNotToAProcess() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path, extra: ["--max-balance", "20000", "--min-charge", "5000"])
+        defer { _ = server.stop() }
+        #expect(try await server.call("POST", "/users/1/points/charge", #"{"amount":20000}"#).status == 200)
+        let over = try await runInBackground("commerce", ["charge", "--data", dir.path, "--user", "1", "--amount", "10000"])
+        #expect(over.status == 1 && over.stderr.hasPrefix("error: BALANCE_LIMIT_EXCEEDED"), "\(over.stderr)")
+        let small = try await runInBackground("commerce", ["charge", "--data", dir.path, "--user", "2", "--amount", "5000"])
+        #expect(small.status == 0 && small.json?["balance"] == .int(5_000), "\(small.stderr)")
+        // Raised by a command-line process: the running server's next charge obeys it.
+        let raised = try await runInBackground("commerce", ["charge", "--data", dir.path, "--max-balance", "50000", "--user", "1", "--amount", "10000"])
+        #expect(raised.status == 0 && raised.json?["balance"] == .int(30_000), "\(raised.stderr)")
+        #expect(try await server.call("POST", "/users/1/points/charge", #"{"amount":20000}"#).json["balance"] == .int(50_000))
+        #expect(try await server.call("POST", "/users/1/points/charge", #"{"amount":5000}"#).json["error"]?["code"] == .string("BALANCE_LIMIT_EXCEEDED"))
+        // A limit that contradicts the recorded other one is refused with one line, nothing changed.
+        let contradicting = try await runInBackground("commerce", ["balance", "--data", dir.path, "--user", "1", "--min-charge", "60000"])
+        #expect(contradicting.status != 0 && contradicting.stderrLines.count == 1 && contradicting.stderr.contains("largest balance (50000 won)"), "\(contradicting.stderr)")
+        #expect(try await server.call("POST", "/users/3/points/charge", #"{"amount":5000}"#).json["balance"] == .int(5_000))
+    }
+
     /// Paging cursors at the ends of Int64 and ids that are not ids: a clear answer, never a trap.
     @Test func cursorsAndIdsAtTheEdgesAreAnsweredNotTrapped() throws {
         let dir = ScratchDirectory()
