@@ -145,6 +145,27 @@ import Testing
         #expect(decided.map(\.reason) == [nil, nil, "COUPON_ALREADY_ISSUED", "COUPON_SOLD_OUT"])
         #expect(try ledger.processIssueRequests() == 0)
         #expect(try ledger.coupon(1)?.issuedQuantity == 2)
+        // What the processor could only refuse is refused at once, with nothing written (2-1-2).
+        let head = try ledger.eventCount()
+        #expect(expectRejection(.couponAlreadyIssued) { try ledger.execute(.requestCouponIssue(userId: 5, couponId: 1)) })
+        #expect(expectRejection(.couponSoldOut) { try ledger.execute(.requestCouponIssue(userId: 8, couponId: 1)) })
+        #expect(try ledger.eventCount() == head)
+    }
+
+    @Test func requestsAreRefusedAtOnceOnlyForWhatCannotChange() throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(testEpoch)
+        let ledger = try openLedger(dir, clock: clock)
+        try ledger.defineCoupon(total: 5, starts: testEpoch + Millis.day, ends: testEpoch + 2 * Millis.day)
+        // Before the window opens the request is queued: the window may be open when its turn comes.
+        guard case let .couponIssueRequested(early) = try ledger.execute(.requestCouponIssue(userId: 1, couponId: 1)).result else {
+            Issue.record("not queued"); return
+        }
+        #expect(early.status == .pending)
+        clock.set(testEpoch + 2 * Millis.day)
+        #expect(expectRejection(.couponNotActive) { try ledger.execute(.requestCouponIssue(userId: 2, couponId: 1)) })
+        #expect(try ledger.processIssueRequests() == 1)
+        #expect(try ledger.issueRequest(early.requestId)?.reason == "COUPON_NOT_ACTIVE")
     }
 
     @Test func pendingRequestsSurviveARestart() throws {

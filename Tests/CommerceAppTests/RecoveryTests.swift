@@ -27,7 +27,9 @@ struct Shop {
         try ledger.registerProduct("Pen", price: 1_500, stock: 100)
         try ledger.registerProduct("Ink", price: 4_000, stock: 10)
         try ledger.defineCoupon("Ten", discount: .percent(10, maxAmount: 5_000), total: 100)
-        try ledger.defineCoupon("Few", discount: .fixed(amount: 2_000), total: 5)
+        // Seven: four to users 3, 6, 9 and 12, one keyed issue, then the queued requests of users
+        // 21 and 20 are issued and those of 22 and 23 rejected by the processor.
+        try ledger.defineCoupon("Few", discount: .fixed(amount: 2_000), total: 7)
         var first: [String: CommandOutcome] = [:]
         for user in 1...12 as ClosedRange<Int64> {
             try ledger.charge(user, 100_000)

@@ -23,9 +23,11 @@ import Testing
         let writer = LedgerWriter(ledger: ledger)
         writer.start()
         defer { writer.stop() }
+        // All three queued before the processor starts: a request for a coupon already sold out
+        // would be refused at once, not queued.
+        for user in 1...3 as ClosedRange<Int64> { _ = try await writer.submit(.requestCouponIssue(userId: user, couponId: 1)) }
         let processor = Task { await CouponIssuanceProcessor(writer: writer, pollInterval: .milliseconds(20)).run() }
         defer { processor.cancel() }
-        for user in 1...3 as ClosedRange<Int64> { _ = try await writer.submit(.requestCouponIssue(userId: user, couponId: 1)) }
         // Events after the last request: nothing for the issuer to decide, but still a lag to clear.
         for user in 1...20 as ClosedRange<Int64> { _ = try await writer.submit(.chargePoints(userId: user, amount: 10_000)) }
         func issuerLag() throws -> UInt64? { try ledger.subscriberStatus().subscribers.first { $0.name == Ledger.issuerCheckpoint }?.lagEvents }

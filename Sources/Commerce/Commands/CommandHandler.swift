@@ -27,7 +27,9 @@ public struct CommandHandler<S: ProjectionStore> {
                 nextUserCouponId: try views.nextId(.userCoupon), requestId: nil, now: now)
             return [.couponIssued(issued)]
         case let .requestCouponIssue(user, coupon):
-            return try CouponDecider.request(userId: user, couponId: coupon, coupon: try views.coupon(coupon), nextRequestId: try views.nextId(.issueRequest))
+            return try CouponDecider.request(
+                userId: user, couponId: coupon, coupon: try views.coupon(coupon), held: try views.userCoupon(user: user, coupon: coupon),
+                nextRequestId: try views.nextId(.issueRequest), now: now)
         case let .placeOrder(user, items, couponId):
             try OrderDecider.validate(userId: user, items: items, couponId: couponId, rules: rules)
             var products: [Int64: ProductRecord] = [:]

@@ -44,10 +44,27 @@ public enum CouponDecider {
                             expiresAt: d.validity.expiry(issuedAt: now), requestId: requestId)
     }
 
-    public static func request(userId: Int64, couponId: Int64, coupon: CouponRecord?, nextRequestId: Int64) throws -> [CommerceEvent] {
+    /// Queues a request (the seed's 2-1-2), refusing at once what the processor could only refuse
+    /// later: a window that has ended, a validity that has passed, a coupon the user holds, one
+    /// sold out. Each of these stays true once it is, so refusing now changes no outcome; only a
+    /// window not yet open is left to the processor, which decides when the request's turn comes.
+    public static func request(
+        userId: Int64, couponId: Int64, coupon: CouponRecord?, held: UserCouponRecord?, nextRequestId: Int64, now: Timestamp
+    ) throws -> [CommerceEvent] {
         try Validate.id(userId, "userId")
         try Validate.id(couponId, "couponId")
-        guard coupon != nil else { throw CommerceError(.couponNotFound, "coupon \(couponId) does not exist") }
+        guard let coupon else { throw CommerceError(.couponNotFound, "coupon \(couponId) does not exist") }
+        let d = coupon.definition
+        guard now < d.issueEndsAt else {
+            throw CommerceError(.couponNotActive, "coupon \(couponId) was issued only until \(ISO8601.format(d.issueEndsAt))")
+        }
+        if case let .until(t) = d.validity, now >= t {
+            throw CommerceError(.couponExpired, "coupon \(couponId) expired at \(ISO8601.format(t))")
+        }
+        guard held == nil else { throw CommerceError(.couponAlreadyIssued, "user \(userId) already holds coupon \(couponId)") }
+        guard coupon.issuedQuantity < d.totalQuantity else {
+            throw CommerceError(.couponSoldOut, "all \(d.totalQuantity) of coupon \(couponId) are issued")
+        }
         return [.couponIssueRequested(CouponIssueRequested(requestId: nextRequestId, couponId: couponId, userId: userId))]
     }
 
