@@ -41,6 +41,47 @@ extension Ledger {
         }
     }
 
+    /// A page of a filtered read and how far it looked: every event in (`after`, `scannedThrough`]
+    /// was examined, so the next page starts at `scannedThrough` even when nothing matched.
+    public struct EventPage: Sendable {
+        public let records: [EventRecord]
+        public let scannedThrough: UInt64
+    }
+
+    /// Up to `limit` events after `after` that match `filter`, examining at most `scanLimit`
+    /// events: a filter that matches little would otherwise walk the whole log in one request
+    /// (half a second per million events, holding a thread every other request needs).
+    public func eventPage(after: UInt64, limit: Int, filter: EventLog.Filter = .init(), scanLimit: Int = 16_384) throws -> EventPage {
+        let scanLimit = Swift.max(scanLimit, limit)
+        guard let stream = filter.stream else {
+            let through = after.addingReportingOverflow(UInt64(scanLimit))
+            return try log.environment.read { txn in
+                let head = try log.head(in: txn)
+                let through = Swift.min(through.overflow ? .max : through.partialValue, head)
+                let records = try log.read(after: after, through: through, limit: limit, filter: filter, in: txn)
+                return EventPage(records: records, scannedThrough: records.count == limit ? records.last?.position ?? after : Swift.max(through, after))
+            }
+        }
+        let positions = try views.read { txn, tables in
+            let first = try tables.streams.firstVersion(after: after, of: stream, in: txn)
+            return try tables.streams.positions(of: stream, fromVersion: first, limit: filter.types == nil ? limit : scanLimit, in: txn)
+        }
+        return try log.environment.read { txn in
+            var out: [EventRecord] = []
+            var scanned = after
+            for position in positions where position > after {
+                guard out.count < limit else { break }
+                guard let record = try log.event(at: position, in: txn) else {
+                    throw LedgerError.storeFailure("the stream index of \(stream) names position \(position), which the log does not hold")
+                }
+                if filter.matches(record) { out.append(record) }
+                scanned = position
+            }
+            // The index is a view that may lag the log: only positions it named count as looked at.
+            return EventPage(records: out, scannedThrough: scanned)
+        }
+    }
+
     /// Visits every event after `position` in order, in one read transaction, while `body` returns true.
     public func forEachEvent(after position: UInt64 = 0, _ body: (EventRecord) throws -> Bool) throws {
         try log.environment.read { try log.forEach(after: position, in: $0, body) }

@@ -1,5 +1,6 @@
 import Commerce
 @testable import CommerceApp
+import EventLog
 import Foundation
 import LedgerJSON
 import Synchronization
@@ -121,5 +122,40 @@ import Testing
         // With a type filter too, and an upper bound.
         let typed = try ledger.events(after: 10, through: 40, limit: 100, filter: .init(stream: "user-2", types: ["PointCharged"])).map(\.position)
         #expect(typed == all.filter { $0.stream == "user-2" && $0.position > 10 && $0.position <= 40 }.map(\.position))
+    }
+}
+
+@Suite struct EventPageTests {
+    /// A filter that matches little looks at a bounded stretch per page, and paging on from
+    /// `scannedThrough` finds every match once, in order, with or without a stream filter.
+    @Test func filteredPagesAreBoundedAndPageOnToEveryMatch() throws {
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir)
+        try ledger.registerProduct(stock: 1_000)
+        for user in 1...40 as ClosedRange<Int64> {
+            try ledger.charge(user % 4 + 1, 10_000)
+            if user % 13 == 0 { _ = try ledger.execute(.placeOrder(userId: user % 4 + 1, items: [.init(productId: 1, quantity: 1)], couponId: nil)) }
+        }
+        let head = try ledger.head()
+        for filter in [EventLog.Filter(types: ["OrderCompleted"]), EventLog.Filter(stream: "user-2", types: ["PointUsed"]),
+                       EventLog.Filter(stream: "product-1", types: ["StockDeducted"]),
+                       EventLog.Filter(types: ["Nope"]), EventLog.Filter(stream: "user-2")] {
+            let expected = try ledger.events(after: 0, limit: .max, filter: filter).map(\.position)
+            var seen: [UInt64] = []
+            var after: UInt64 = 0
+            var pages = 0
+            while true {
+                let page = try ledger.eventPage(after: after, limit: 2, filter: filter, scanLimit: 5)
+                #expect(page.records.count <= 2)
+                #expect(page.records.allSatisfy { $0.position > after && $0.position <= page.scannedThrough })
+                if filter.stream == nil { #expect(page.scannedThrough - after <= 5) }
+                seen += page.records.map(\.position)
+                pages += 1
+                guard page.scannedThrough != after else { break }
+                after = page.scannedThrough
+            }
+            #expect(seen == expected && (filter.types == ["Nope"]) == expected.isEmpty, "\(filter)")
+            if filter.stream == nil { #expect(after == head && pages >= Int(head) / 5) }
+        }
     }
 }

@@ -202,10 +202,10 @@ import Testing
         for type in ["OrderCompleted", "OrderCompensated"] {
             var after: Int64 = 0
             while true {
-                let events = try await leader.call("GET", "/events?type=\(type)&after=\(after)&limit=1000").json["items"]?.arrayValue ?? []
-                guard let last = events.last?["position"]?.intValue else { break }
-                expected += events.compactMap { $0["position"]?.intValue }
-                after = last
+                let page = try await leader.call("GET", "/events?type=\(type)&after=\(after)&limit=1000").json
+                expected += (page["items"]?.arrayValue ?? []).compactMap { $0["position"]?.intValue }
+                guard let next = page["next"]?.intValue, next != after else { break }
+                after = next
             }
         }
         #expect(!expected.isEmpty)

@@ -314,10 +314,15 @@ async function open() {
   const issuerLag = (metrics.subscribers.find(([name]) => name === "coupon-issuer") || [null, 0])[1];
   const checkpoint = Math.max(0, health.head - issuerLag);
   for (const type of ["CouponIssueRequested", "CouponIssued", "CouponIssueRejected"]) {
-    const decided = await getJSON(`/events?type=${type}&after=${checkpoint}&limit=1000`);
-    for (const e of decided.items) {
-      if (type === "CouponIssueRequested") state.pending.add(e.data.requestId);
-      else if (e.data.requestId != null) state.pending.delete(e.data.requestId);
+    // A filtered page looks at a bounded stretch of the log: read on until `next` stops moving.
+    for (let after = checkpoint; ;) {
+      const decided = await getJSON(`/events?type=${type}&after=${after}&limit=1000`);
+      for (const e of decided.items) {
+        if (type === "CouponIssueRequested") state.pending.add(e.data.requestId);
+        else if (e.data.requestId != null) state.pending.delete(e.data.requestId);
+      }
+      if (decided.next === after) break;
+      after = decided.next;
     }
   }
   $("pending").textContent = number(state.pending.size);

@@ -10,11 +10,12 @@ extension APIServer {
             var filter = EventLog.Filter()
             if let stream = request.uri.queryParameters.get("stream") { filter.stream = String(stream) }
             if let type = request.uri.queryParameters.get("type") { filter.types = [String(type)] }
-            let events = try ledger.events(after: after, limit: limit, filter: filter)
-            // `next` is where the following page starts; the same `after` again when nothing is new.
+            // A filtered page looks at a bounded stretch of the log; `next` is where the following
+            // page starts, past what was looked at even when nothing matched.
+            let page = try ledger.eventPage(after: after, limit: limit, filter: filter)
             return JSONResponse.make(.ok, .object([
-                ("items", .array(events.map(render.event))),
-                ("next", .int(Int64(events.last?.position ?? after))),
+                ("items", .array(page.records.map(render.event))),
+                ("next", .int(Int64(page.scannedThrough))),
             ]))
         }
     }
