@@ -144,6 +144,28 @@ import Testing
         #expect(expectRejection(.orderNotCompensable) { try ledger.execute(.compensateOrder(orderId: id, reason: "x")) })
     }
 
+    /// With a balance limit at Int64.max, a refund could take a balance past it: refused with a
+    /// clear code and nothing written, where the unchecked sum trapped the whole process.
+    @Test func aRefundThatWouldOverflowTheBalanceIsRefusedNotTrapped() throws {
+        var rules = CommerceRules()
+        rules.minChargeAmount = 1
+        rules.maxBalance = .max
+        let dir = TemporaryDirectory()
+        let ledger = try openLedger(dir, rules: rules)
+        try ledger.registerProduct("Mug", price: 1_000, stock: 10)
+        try ledger.charge(1, .max - 1_000)
+        let order = try completed(try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: 1, quantity: 1)], couponId: nil)))
+        try ledger.charge(1, 2_000)
+        #expect(try ledger.balance(of: 1) == .max)
+        let head = try ledger.eventCount()
+        #expect(expectRejection(.balanceLimitExceeded) { try ledger.execute(.compensateOrder(orderId: order.orderId, reason: "x")) })
+        #expect(try ledger.eventCount() == head && ledger.order(order.orderId)?.status == .completed)
+        // Once the balance has room, the same compensation goes through.
+        _ = try completed(try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: 1, quantity: 2)], couponId: nil)))
+        _ = try ledger.execute(.compensateOrder(orderId: order.orderId, reason: "x"))
+        #expect(try ledger.balance(of: 1) == .max - 1_000)
+    }
+
     @Test func bestSellersCountTheLastDaysNetOfCompensations() throws {
         let dir = TemporaryDirectory()
         let clock = ManualClock(ISO8601.parse("2026-11-20T10:00:00+09:00")!)

@@ -109,10 +109,17 @@ public enum OrderDecider {
         guard order.status == .completed else {
             throw CommerceError(.orderNotCompensable, "order \(orderId) is \(order.status.rawValue), only a COMPLETED order can be compensated")
         }
+        // A refund (or a restock) past Int64 cannot be written down: refused, never trapped. Only a
+        // ledger whose balance limit is near Int64.max can get there.
+        let (balanceAfter, balanceOverflow) = balance.addingReportingOverflow(order.paidAmount)
+        guard !balanceOverflow else {
+            throw CommerceError(.balanceLimitExceeded, "refunding \(order.paidAmount) won to a balance of \(balance) would overflow it")
+        }
         var events: [CommerceEvent] = []
         for line in order.lines {
-            let stock = products[line.productId]?.stock ?? 0
-            events.append(.stockRestored(StockRestored(StockChange(productId: line.productId, quantity: line.quantity, stockAfter: stock + line.quantity, orderId: orderId))))
+            let (stockAfter, stockOverflow) = (products[line.productId]?.stock ?? 0).addingReportingOverflow(line.quantity)
+            guard !stockOverflow else { throw CommerceError(.stockLimitExceeded, "restoring \(line.quantity) of product \(line.productId) would overflow its stock") }
+            events.append(.stockRestored(StockRestored(StockChange(productId: line.productId, quantity: line.quantity, stockAfter: stockAfter, orderId: orderId))))
         }
         var couponRestored = false
         if let couponId = order.couponId, let held, held.used, held.orderId == orderId, now < held.expiresAt {
@@ -120,7 +127,7 @@ public enum OrderDecider {
             couponRestored = true
         }
         if order.paidAmount > 0 {
-            events.append(.pointRefunded(PointRefunded(PointMovement(userId: order.userId, amount: order.paidAmount, balanceAfter: balance + order.paidAmount, orderId: orderId))))
+            events.append(.pointRefunded(PointRefunded(PointMovement(userId: order.userId, amount: order.paidAmount, balanceAfter: balanceAfter, orderId: orderId))))
         }
         events.append(.orderCompensated(OrderCompensated(
             orderId: orderId, userId: order.userId, reason: reason, orderedAt: order.createdAt,
