@@ -65,7 +65,8 @@ struct ServerOptions: ParsableArguments {
             services: services,
             onServerRunning: { channel in
                 // A plain line on stdout, so scripts and tests started with --port 0 learn the port.
-                FileHandle.standardOutput.write(Data("listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
+                let shownHost = host.contains(":") ? "[\(host)]" : host  // an IPv6 address in a URL
+                FileHandle.standardOutput.write(Data("listening on http://\(shownHost):\(channel.localAddress?.port ?? port)\n".utf8))
                 logger.info("commerce serving", metadata: ["data": "\(dataDirectory)"])
             },
             eventLoopGroupProvider: ioThreads > 0 ? .shared(MultiThreadedEventLoopGroup(numberOfThreads: ioThreads)) : .singleton,

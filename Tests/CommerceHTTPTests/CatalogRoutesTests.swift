@@ -1,3 +1,4 @@
+@testable import CommerceHTTP
 import Hummingbird
 import LedgerJSON
 import Testing
@@ -11,7 +12,19 @@ import Testing
             #expect(wrong.status == .unauthorized)
             #expect(try await c.post("/admin/coupons", "{}").status == .unauthorized)
             #expect(try await c.post("/admin/products/1/restock", #"{"quantity":1}"#).status == .unauthorized)
+            // The scheme is case-insensitive, the token is not.
+            let lower = try await c.call(.post, "/admin/products", #"{"name":"Mug","price":1000,"stock":1}"#, headers: [.authorization: "bearer secret"])
+            #expect(lower.status == .created)
+            #expect(try await c.call(.post, "/admin/products", #"{"name":"Mug","price":1000,"stock":1}"#, headers: [.authorization: "BEARER Secret"]).status == .unauthorized)
+            #expect(try await c.call(.post, "/admin/products", #"{"name":"Mug","price":1000,"stock":1}"#, headers: [.authorization: "Bearer"]).status == .unauthorized)
+            #expect(try await c.call(.post, "/admin/products", #"{"name":"Mug","price":1000,"stock":1}"#, headers: [.authorization: "Basic secret"]).status == .unauthorized)
         }
+    }
+
+    /// A server bound to `::` sees an IPv4 loopback caller as ::ffff:127.0.0.1.
+    @Test func loopbackIsRecognisedInEveryFormAPeerAddressTakes() {
+        for address in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "::FFFF:127.0.0.2"] { #expect(APIServer.isLoopback(address), "\(address)") }
+        for address in ["10.0.0.1", "::ffff:10.0.0.1", "::2", "128.0.0.1", "fe80::1", "1127.0.0.1"] { #expect(!APIServer.isLoopback(address), "\(address)") }
     }
 
     @Test func withoutATokenOnlyLoopbackIsAdmitted() async throws {

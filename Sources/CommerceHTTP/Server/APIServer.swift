@@ -114,18 +114,27 @@ public struct APIServer: Sendable {
     /// Admits an admin call: the configured bearer token, or with none configured a loopback peer.
     func requireAdmin(_ request: Request, _ context: CommerceRequestContext) throws {
         if let adminToken {
-            guard let header = request.headers[.authorization], Self.constantTimeEqual(header, "Bearer \(adminToken)") else {
+            // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+            guard let header = request.headers[.authorization], header.utf8.count > 7,
+                  header.prefix(7).lowercased() == "bearer ",
+                  Self.constantTimeEqual(String(header.dropFirst(7)), adminToken) else {
                 throw APIError(.unauthorized, "UNAUTHORIZED", "admin calls need Authorization: Bearer <token>")
             }
             return
         }
-        guard let address = context.remoteAddress?.ipAddress, address == "127.0.0.1" || address == "::1" || address.hasPrefix("127.") else {
+        guard let address = context.remoteAddress?.ipAddress, Self.isLoopback(address) else {
             throw APIError(.unauthorized, "UNAUTHORIZED", "no admin token is configured: admin calls are accepted from loopback only")
         }
     }
 }
 
 extension APIServer {
+    /// 127.0.0.0/8 and ::1, and 127.0.0.0/8 as an IPv6 socket bound to `::` sees it (::ffff:127.x.y.z).
+    static func isLoopback(_ address: String) -> Bool {
+        let address = address.lowercased()
+        return address == "::1" || address.hasPrefix("127.") || address.hasPrefix("::ffff:127.")
+    }
+
     /// Compares without an early exit, so the time taken does not leak how much of a token matched.
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
