@@ -65,7 +65,7 @@ extension APIServer {
     static func streamStart(_ request: Request) throws -> UInt64? {
         // An empty Last-Event-ID means none (as in the SSE specification).
         if let id = request.headers[.init("Last-Event-ID")!], !id.isEmpty {
-            guard let position = UInt64(id), position <= UInt64(Int64.max) else {
+            guard let position = RequestInput.position(id) else {
                 throw APIError.invalid("Last-Event-ID must be a log position (a non-negative integer)")
             }
             return position

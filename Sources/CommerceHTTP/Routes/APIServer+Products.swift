@@ -31,7 +31,7 @@ extension APIServer {
             let limit = try RequestInput.query(request, "limit", in: 1...Int64(rules.bestSellerMaxLimit)).map(Int.init)
             var lastDay: Int64?
             if let asOf = request.uri.queryParameters.get("asOf") {
-                guard RequestInput.isDigitDate(Array(asOf.utf8)), let day = ISO8601.parseDay(String(asOf)) else { throw APIError.invalid("asOf must be a date like 2026-11-24") }
+                guard let day = ISO8601.parseDay(String(asOf)) else { throw APIError.invalid("asOf must be a date like 2026-11-24") }
                 lastDay = day
             }
             let top = try ledger.bestSellers(lastDay: lastDay, days: days, limit: limit)

@@ -35,7 +35,7 @@ struct ReadPositionMiddleware<Context: RequestContext>: RouterMiddleware {
     static func wantedPosition(_ request: Request) throws -> UInt64? {
         let text = request.uri.queryParameters.get("atLeast") ?? request.headers[.ledgerPosition]
         guard let text else { return nil }
-        guard let value = UInt64(text), value <= UInt64(Int64.max) else {
+        guard let value = RequestInput.position(text) else {
             throw APIError.invalid("atLeast (or the Ledger-Position header) must be a log position from 0 to 9223372036854775807")
         }
         return value

@@ -31,9 +31,22 @@ struct RequestInput {
         return JSONObject(fields: fields, path: "")
     }
 
+    /// An integer as the contract spells it: an optional minus and ASCII digits (`Int64("+1")`
+    /// would also take a plus sign).
+    static func integer(_ text: some StringProtocol) -> Int64? {
+        guard text.first != "+" else { return nil }
+        return Int64(text)
+    }
+
+    /// A log position: ASCII digits up to Int64.max.
+    static func position(_ text: some StringProtocol) -> UInt64? {
+        guard let v = integer(text), v >= 0 else { return nil }
+        return UInt64(v)
+    }
+
     /// A positive integer path parameter.
     static func id(_ context: some RequestContext, _ name: String) throws -> Int64 {
-        guard let text = context.parameters.get(name), let v = Int64(text), v > 0 else {
+        guard let text = context.parameters.get(name), let v = integer(text), v > 0 else {
             throw APIError.invalid("\(name) must be a positive integer")
         }
         return v
@@ -42,7 +55,7 @@ struct RequestInput {
     /// An optional integer query parameter within `range`.
     static func query(_ request: Request, _ name: String, in range: ClosedRange<Int64>) throws -> Int64? {
         guard let text = request.uri.queryParameters.get(name) else { return nil }
-        guard let v = Int64(text), range.contains(v) else {
+        guard let v = integer(text), range.contains(v) else {
             throw APIError.invalid("query parameter \(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return v
@@ -50,12 +63,6 @@ struct RequestInput {
 
     static func limit(_ request: Request, default d: Int = 20, max: Int64 = 100) throws -> Int {
         Int(try query(request, "limit", in: 1...max) ?? Int64(d))
-    }
-
-    /// `YYYY-MM-DD` spelled with ASCII digits (the date parser alone would take `2026-+1-+1`).
-    static func isDigitDate(_ bytes: [UInt8]) -> Bool {
-        guard bytes.count == 10 else { return false }
-        return bytes.enumerated().allSatisfy { i, b in i == 4 || i == 7 ? b == UInt8(ascii: "-") : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
     }
 
     /// The Idempotency-Key header: printable ASCII, at most 255 characters.
