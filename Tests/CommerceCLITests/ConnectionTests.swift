@@ -102,6 +102,24 @@ final class RawConnection: @unchecked Sendable {
             #expect(answer.text.hasPrefix("HTTP/1.1 413") && answer.text.lowercased().contains("connection: close"), "\(size): \(answer.text.prefix(200))")
             #expect(answer.closed, "\(size): the connection stayed open")
         }
+        // Announced and never sent (or held back for 100 Continue): answered at once, not at the
+        // body timeout, and nothing charged.
+        for extra in ["", "Expect: 100-continue\r\n"] {
+            let connection = try RawConnection(port: server.port)
+            connection.send(Self.charge + extra + "Content-Length: 99999999999\r\n\r\n{\"amount\":10000")
+            let started = Date()
+            let answer = connection.receive(timeout: 5)
+            #expect(answer.text.hasPrefix("HTTP/1.1 413") && answer.text.contains("PAYLOAD_TOO_LARGE") && answer.closed, "\(extra): \(answer.text.prefix(200))")
+            #expect(Date().timeIntervalSince(started) < 4, "\(extra): answered only after \(Date().timeIntervalSince(started)) s")
+        }
+        // Behind a request still being answered, the oversized one waits its turn: the first is
+        // answered in full, then the 413.
+        let pipelined = try RawConnection(port: server.port)
+        let body = #"{"amount":10000}"#
+        pipelined.send(Self.charge + "Content-Length: \(body.utf8.count)\r\n\r\n" + body + Self.charge + "Content-Length: 99999999999\r\n\r\n")
+        let both = pipelined.receive(timeout: 5)
+        #expect(both.text.hasPrefix("HTTP/1.1 200") && both.text.contains("HTTP/1.1 413") && both.closed, "\(both.text.prefix(400))")
+        #expect(try await server.call("GET", "/users/1/points").json["balance"] == .int(10_000))
     }
 
     @Test func slowAndIdleClientsAreCutWithoutStarvingOthers() async throws {

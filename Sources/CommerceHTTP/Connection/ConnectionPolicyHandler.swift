@@ -1,4 +1,5 @@
 import HTTPTypes
+import LedgerJSON
 import NIOCore
 import NIOHTTPTypes
 
@@ -9,6 +10,11 @@ import NIOHTTPTypes
 ///
 /// Slow or idle clients that have not sent a whole request head are cut by the server's idle
 /// timeout, which no partial head resets.
+///
+/// A request that announces a body over the size limit is answered 413 as soon as its head
+/// arrives (after the answer being written, if any), and the connection closed:
+/// a client that waits for `100 Continue`, or sends slowly, learns at once instead of at the
+/// read timeout.
 ///
 /// A client of an event stream whose side of the connection ends (a killed process or a closed
 /// tab sends FIN) has gone: its connection is closed at once. Without that, the server keeps
@@ -24,16 +30,29 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var closeAfterResponse = false
     private var streaming = false
     private var inputClosed = false
+    /// Requests passed on whose answer has not been written to its end.
+    private var unanswered = 0
+    /// A request too large to read arrived: it and what else arrives are dropped, and a 413 is
+    /// written once no other answer is being written.
+    private var refused = false
 
     init(bodyTimeout: TimeAmount) {
         self.bodyTimeout = bodyTimeout
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         switch unwrapInboundIn(data) {
         case let .head(request):
-            // Only requests that announce a body can stall in the middle of one.
             let fields = request.headerFields
+            if let length = fields[.contentLength].flatMap(Int.init), length > APIServer.maxBodySize {
+                // Behind an answer still being written, the 413 waits for its end.
+                refused = true
+                if unanswered == 0 { refuseTooLarge(context: context) }
+                return
+            }
+            unanswered += 1
+            // Only requests that announce a body can stall in the middle of one.
             if fields[.transferEncoding] != nil || (fields[.contentLength].map { $0 != "0" } ?? false) {
                 let loop = context.eventLoop.assumeIsolated()
                 bodyDeadline = loop.scheduleTask(in: bodyTimeout) { context.close(promise: nil) }
@@ -55,13 +74,33 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
             // The client sent its request and hung up before the stream began.
             if streaming && inputClosed { return writeAndClose(context: context, data: data, promise: promise) }
         case .end where closeAfterResponse:
+            unanswered = max(0, unanswered - 1)
             return writeAndClose(context: context, data: data, promise: promise)
         case .end:
+            unanswered = max(0, unanswered - 1)
             streaming = false
+            if refused && unanswered == 0 {
+                context.write(data, promise: promise)
+                return refuseTooLarge(context: context)
+            }
         case .body:
             break
         }
         context.write(data, promise: promise)
+    }
+
+    private func refuseTooLarge(context: ChannelHandlerContext) {
+        bodyDeadline?.cancel()
+        bodyDeadline = nil
+        var body = APIError.tooLarge.json.renderBytes()
+        body.append(UInt8(ascii: "\n"))
+        var response = HTTPResponse(status: .contentTooLarge)
+        response.headerFields[.contentType] = "application/json; charset=utf-8"
+        response.headerFields[.contentLength] = String(body.count)
+        response.headerFields[.connection] = "close"
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
+        writeAndClose(context: context, data: wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     private func writeAndClose(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
