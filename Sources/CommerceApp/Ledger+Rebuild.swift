@@ -119,8 +119,10 @@ extension Ledger {
 
         let current = try views.environment.read { try views.catalog.generations(in: $0) }
         var next = current
-        let generation = current.next
-        for base in bases { next[base] = generation }
+        // Two generations take turns: a process that serves beside rebuilds opens a handle for
+        // each table name it meets and LMDB never frees one (128 at most), so new names each time
+        // ran a server out of handles after a dozen rebuilds; a name it has met stays usable.
+        for base in bases { next[base] = current[base] == 1 ? 2 : 1 }
         let target = try views.openGeneration(next)
         let targetDatabases = zip(ViewTables.physicalNames, target.physical).filter { bases.contains($0.0) }.map(\.1)
         // Left over by an interrupted rebuild, perhaps: start empty.

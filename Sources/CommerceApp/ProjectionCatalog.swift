@@ -47,9 +47,6 @@ final class ProjectionCatalog: Sendable {
             set { values[base] = newValue == 0 ? nil : newValue }
         }
 
-        /// One more than the highest generation in use: new to every database.
-        var next: UInt64 { (values.values.max() ?? 0) + 1 }
-
         func encoded() -> [UInt8] {
             var w = BinaryWriter()
             let live = values.filter { $0.value != 0 }.sorted { $0.key < $1.key }

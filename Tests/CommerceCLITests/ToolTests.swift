@@ -100,6 +100,23 @@ func seededLedger() throws -> ScratchDirectory {
 }
 
 extension RebuildToolTests {
+    /// Each rebuild beside a server makes new tables live, which the server must open: it used to
+    /// open new names every time and ran out of LMDB handles (128) after about a dozen, answering
+    /// 500 to everything until restarted.
+    @Test func aServerOutlivesManyRebuildsBesideIt() async throws {
+        let dir = try seededLedger()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        for round in 1...20 {
+            let rebuild = try await runInBackground("commerce-rebuild", ["--data", dir.path, "--chunk-ms", "1"])
+            #expect(rebuild.status == 0, "round \(round): \(rebuild.stderr)")
+            let charged = try await server.call("POST", "/users/1000/points/charge", #"{"amount":10000}"#)
+            #expect(charged.status == 200, "round \(round): \(charged.json)")
+            #expect(try await server.call("GET", "/users/1000/points").json["balance"] == .int(Int64(round) * 10_000), "round \(round)")
+        }
+        #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
+    }
+
     /// Two rebuilds of the same ledger at once, beside a writing server: one waits for nothing and
     /// runs, the other either runs after it or is refused with one line; never do they swap each
     /// other's tables away, and the views end equal to a fold from scratch.
