@@ -246,10 +246,17 @@ public final class EventLog: Sendable {
         if position == UInt64.max { return }
         let cursor = try txn.cursor(events)
         var entry = try cursor.seek(atOrAfter: Keys.uint64(position + 1))
+        // Positions are dense (1, 2, 3, …): a gap is a damaged key, and reading on past it would
+        // hand a fold every event but that one.
+        var expected = position + 1
         while let current = entry {
             guard let key = Keys.readUInt64(current.key) else {
                 throw EventLogError.corruptRecord(position: 0, reason: "key of \(current.key.count) bytes")
             }
+            guard key == expected else {
+                throw EventLogError.corruptRecord(position: expected, reason: "the log holds position \(key) where \(expected) should be")
+            }
+            expected = key + 1
             let record = try RecordCodec.decode(position: key, current.value)
             guard try body(record) else { return }
             entry = try cursor.next()

@@ -117,6 +117,29 @@ extension RebuildToolTests {
         #expect(try run("commerce-rebuild", ["--data", dir.path, "--verify"]).status == 0)
     }
 
+    /// A log record whose key was damaged (one flipped bit on disk) stops a rebuild with one
+    /// line naming the position, as it stops verify and serve: the rebuild used to go round for
+    /// ever, and its last step read past the gap, folding every event but the damaged one.
+    @Test func aRebuildStopsAtADamagedLogKeyInsteadOfLoopingForEver() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path)
+        for user in 1...1_200 {
+            _ = try await server.call("POST", "/users/\(user % 50 + 1)/points/charge", #"{"amount":10000}"#)
+        }
+        #expect(server.stop() == 0)
+        let path = dir.path + "/log/data.mdb"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        // A node: its key size (8, little-endian) just before the big-endian key 1000. Every copy
+        // (a branch page may hold one too; sequential reads go by pages, not by branch keys).
+        let key: [UInt8] = [8, 0] + withUnsafeBytes(of: UInt64(1_000).bigEndian, Array.init)
+        let copies = (0...(bytes.count - key.count)).filter { bytes[$0] == 8 && bytes[$0..<($0 + key.count)].elementsEqual(key) }
+        #expect(!copies.isEmpty)
+        for at in copies { bytes[at + 2] ^= 0x01 }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let rebuild = try await runInBackground("commerce-rebuild", ["--data", dir.path], timeout: 120)
+        #expect(rebuild.status != 0 && rebuild.stderrLines.last?.contains("position 1000 is corrupt") == true, "\(rebuild.stderr.suffix(400))")
+    }
+
     /// Two rebuilds of the same ledger at once, beside a writing server: one waits for nothing and
     /// runs, the other either runs after it or is refused with one line; never do they swap each
     /// other's tables away, and the views end equal to a fold from scratch.
