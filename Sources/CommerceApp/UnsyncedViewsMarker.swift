@@ -43,13 +43,25 @@ struct UnsyncedViewsMarker: Sendable {
     }
 
     /// Writes the marker and syncs it and its directory (tests use it to fake another boot).
+    /// Written aside and renamed into place: a marker that failed to write (a full disk) must not
+    /// be left empty, since an empty one reads as "the views may be torn" and costs a rebuild.
     func write(boot: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw MarkerError(path: path, operation: "create", code: errno) }
-        defer { close(fd) }
+        let aside = path + ".new"
+        let fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw MarkerError(path: aside, operation: "create", code: errno) }
         let bytes = Array((boot + "\n").utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fsync(fd) == 0 else { throw MarkerError(path: path, operation: "write", code: errno) }
+        let failure: Int32? = written != bytes.count ? (written < 0 ? errno : ENOSPC) : (fsync(fd) != 0 ? errno : nil)
+        close(fd)
+        if let failure {
+            unlink(aside)
+            throw MarkerError(path: path, operation: "write", code: failure)
+        }
+        guard rename(aside, path) == 0 else {
+            let code = errno
+            unlink(aside)
+            throw MarkerError(path: path, operation: "rename", code: code)
+        }
         try syncDirectory()
     }
 
