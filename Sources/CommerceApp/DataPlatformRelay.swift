@@ -64,8 +64,17 @@ public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        try handle.write(contentsOf: bytes)
-        try handle.synchronize()
+        let start = try handle.offset()
+        do {
+            try handle.write(contentsOf: bytes)
+            try handle.synchronize()
+        } catch {
+            // A write cut short (a full disk) must not leave half a line for the retry to glue
+            // its first line to: cut back to where this delivery began.
+            try? handle.truncate(atOffset: start)
+            try? handle.seek(toOffset: start)
+            throw error
+        }
     }
 
     /// The position of the file's last complete line.
@@ -98,11 +107,16 @@ public final class DataPlatformRelay: Sendable {
     /// How far this relay has read, and the checkpoint as it last saved it; nil until first used.
     private let progress = Mutex<(scanned: UInt64, saved: UInt64)?>(nil)
 
-    public init(ledger: Ledger, sink: any DataPlatformSink, pollInterval: Duration = .milliseconds(100), idleCheckpointEvents: UInt64 = 10_000) {
+    /// Told of the first failure of a run of them (a full disk, say), and of the recovery (nil).
+    let onFailure: @Sendable (Error?) -> Void
+
+    public init(ledger: Ledger, sink: any DataPlatformSink, pollInterval: Duration = .milliseconds(100), idleCheckpointEvents: UInt64 = 10_000,
+                onFailure: @escaping @Sendable (Error?) -> Void = { _ in }) {
         self.ledger = ledger
         self.sink = sink
         self.pollInterval = pollInterval
         self.idleCheckpointEvents = idleCheckpointEvents
+        self.onFailure = onFailure
     }
 
     static let relayed: Set<String> = [OrderCompleted.type, OrderCompensated.type]
@@ -136,9 +150,18 @@ public final class DataPlatformRelay: Sendable {
 
     /// Runs until the task is cancelled.
     public func run() async {
+        var failing = false
         while !Task.isCancelled {
             let head = ledger.log.notifier.head
-            do { try relayOnce() } catch { try? await Task.sleep(for: pollInterval) }
+            do {
+                try relayOnce()
+                if failing { onFailure(nil) }
+                failing = false
+            } catch {
+                if !failing { onFailure(error) }
+                failing = true
+                try? await Task.sleep(for: pollInterval)
+            }
             await ledger.log.notifier.wait(above: head, timeout: pollInterval)
         }
     }

@@ -22,6 +22,7 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: .hidden) var benchBaseline = false
 
     func validate() throws {
+        try checkNumericEnvironment(integers: ["COMMERCE_REDIS_MAX_LEN"])
         if !bus.redis.isEmpty {
             do { _ = try RedisURL(bus.redis) } catch { throw ValidationError("\(error)") }
         }
@@ -72,7 +73,13 @@ struct Serve: AsyncParsableCommand {
         var relay: DataPlatformRelay?
         if !dataPlatformFile.isEmpty {
             do {
-                relay = DataPlatformRelay(ledger: opened, sink: try FileDataPlatformSink(path: dataPlatformFile))
+                relay = DataPlatformRelay(ledger: opened, sink: try FileDataPlatformSink(path: dataPlatformFile)) { [logger, dataPlatformFile] error in
+                    if let error {
+                        logger.error("the data-platform relay cannot deliver to \(dataPlatformFile), retrying: \(error)")
+                    } else {
+                        logger.notice("the data-platform relay delivers to \(dataPlatformFile) again")
+                    }
+                }
             } catch {
                 fail("\(error)", code: 2)
             }
