@@ -75,19 +75,22 @@ struct Export: ParsableCommand {
             let proxy = ViewRenderingProxy(ledger: l)
             var handle = FileHandle.standardOutput
             if let output {
-                guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
-                    throw CLIError.usage("cannot write \(output)")
-                }
-                handle = h
+                // Opened in place: a symlink, a pipe or a device is written through, not replaced.
+                let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                guard fd >= 0 else { throw CLIError.usage("cannot write \(output): \(String(cString: strerror(errno)))") }
+                handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             }
             var after: UInt64 = 0
             var count = 0
+            func failed(_ error: Error) -> CLIError {
+                CLIError.store("cannot write \(output ?? "stdout") after \(count) events, the export is incomplete: \(error.localizedDescription)")
+            }
             while true {
                 let page = try l.events(after: after, limit: 10_000)
                 if page.isEmpty { break }
                 var chunk = ""
                 for r in page { chunk += ExportFormat.line(r, render: proxy) + "\n" }
-                handle.write(Data(chunk.utf8))
+                do { try handle.write(contentsOf: Data(chunk.utf8)) } catch { throw failed(error) }
                 count += page.count
                 after = page.last?.position ?? after
             }

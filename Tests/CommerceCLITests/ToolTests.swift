@@ -303,6 +303,17 @@ extension RebuildToolTests {
         let original = try run("commerce-log", ["export", "--data", dir.path]).stdout
         let copy = try run("commerce-log", ["export", "--data", target.path + "/copy"]).stdout
         #expect(original == copy)
+        // Through a symlink: the link stays, its target gets the export.
+        let link = target.path + "/link.jsonl", linked = target.path + "/linked.jsonl"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: linked)
+        #expect(try run("commerce-log", ["export", "--data", dir.path, "--output", link]).status == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == linked)
+        #expect(try String(contentsOfFile: linked, encoding: .utf8) == original)
+        // A device that refuses every byte: one line and a failure, never a crash, and the
+        // device is still a device.
+        let full = try run("commerce-log", ["export", "--data", dir.path, "--output", "/dev/full"])
+        #expect(full.status != 0 && full.status != 132 && full.stderrLines.count == 1 && full.stderr.contains("cannot write /dev/full"), "\(full.status) \(full.stderr)")
+        #expect((try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type] as? FileAttributeType) == .typeCharacterSpecial)
     }
 
     @Test func hotBackupOpensVerifiesAndServes() async throws {
