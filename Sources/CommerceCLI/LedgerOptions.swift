@@ -34,6 +34,10 @@ public struct LedgerOptions: ParsableArguments {
     var idempotencyRetentionHours: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_IDEMPOTENCY_RETENTION_HOURS"] ?? "") ?? 168
 
     public func validate() throws {
+        try checkNumericEnvironment(integers: ["COMMERCE_MAP_SIZE_MB", "COMMERCE_MAX_MAP_SIZE_MB", "COMMERCE_MIN_CHARGE",
+                                               "COMMERCE_MAX_BALANCE", "COMMERCE_IDEMPOTENCY_RETENTION_HOURS"])
+        // 16 TiB: far beyond any disk here, and far from overflowing when turned into bytes.
+        guard mapSizeMb <= 16 << 20, maxMapSizeMb <= 16 << 20 else { throw ValidationError("--map-size-mb and --max-map-size-mb must be at most 16777216 (16 TiB)") }
         guard (1...87_600).contains(idempotencyRetentionHours) else { throw ValidationError("--idempotency-retention-hours must be 1 to 87600") }
         guard mapSizeMb >= 1, maxMapSizeMb >= mapSizeMb else { throw ValidationError("--map-size-mb must be ≥ 1 and ≤ --max-map-size-mb") }
         if let timeZone, !DayCalendar.isValid(timeZoneIdentifier: timeZone) { throw ValidationError("unknown time zone \(timeZone)") }
@@ -139,5 +143,17 @@ extension Ledger {
             let step = field("step")?.stringValue ?? "?"
             throw CommerceError(error.code, "\(error.message) (order \(order) recorded as failed at step \(step))")
         }
+    }
+}
+
+/// A number in the environment that is set but does not parse is a mistake to report, not a
+/// reason to fall back to the default without a word.
+public func checkNumericEnvironment(integers: [String] = [], decimals: [String] = []) throws {
+    let environment = ProcessInfo.processInfo.environment
+    for name in integers {
+        if let value = environment[name], !value.isEmpty, Int64(value) == nil { throw ValidationError("\(name)=\(value) is not a whole number") }
+    }
+    for name in decimals {
+        if let value = environment[name], !value.isEmpty, Double(value) == nil { throw ValidationError("\(name)=\(value) is not a number") }
     }
 }

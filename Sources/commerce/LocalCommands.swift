@@ -23,7 +23,7 @@ struct Balance: ParsableCommand {
     @Option(help: "User id.", transform: positiveId("--user")) var user: Int64
 
     func run() throws {
-        try run { .object([("userId", .int(user)), ("balance", .int(try ledger.open().balance(of: user)))]) }
+        try run { .object([("userId", .int(user)), ("balance", .int(try ledger.open(mustExist: true).balance(of: user)))]) }
     }
 }
 
@@ -36,7 +36,7 @@ struct History: ParsableCommand {
 
     func run() throws {
         try run {
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             let page = try l.pointHistory(of: user, before: before, limit: max(1, min(limit, 1_000)))
             return .object([("items", .array(page.items.map(l.render.history))), ("next", page.next.map { .int(Int64($0)) } ?? .null)])
         }
@@ -79,7 +79,7 @@ struct ProductCommand: ParsableCommand {
 
         func run() throws {
             try run {
-                let l = try ledger.open()
+                let l = try ledger.open(mustExist: true)
                 guard let p = try l.product(id) else { throw CommerceError(.productNotFound, "product \(id) does not exist") }
                 return l.render.product(p)
             }
@@ -95,7 +95,7 @@ struct Products: ParsableCommand {
 
     func run() throws {
         try run {
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             let page = try l.products(after: after, limit: max(1, min(limit, 1_000)))
             return .object([("items", .array(page.items.map(l.render.product))), ("next", .optional(page.next))])
         }
@@ -118,7 +118,7 @@ struct Top: ParsableCommand {
 
     func run() throws {
         try run {
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             let top = try l.bestSellers(lastDay: asOf.flatMap(ISO8601.parseDay), days: days, limit: limit)
             return .object([
                 ("from", .string(ISO8601.formatDay(top.firstDay))), ("to", .string(ISO8601.formatDay(top.lastDay))),
@@ -179,7 +179,7 @@ struct CouponCommand: ParsableCommand {
 
         func run() throws {
             try run {
-                let l = try ledger.open()
+                let l = try ledger.open(mustExist: true)
                 guard let c = try l.coupon(id) else { throw CommerceError(.couponNotFound, "coupon \(id) does not exist") }
                 return l.render.coupon(c)
             }
@@ -218,7 +218,7 @@ struct RequestStatus: ParsableCommand {
 
     func run() throws {
         try run {
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             guard let r = try l.issueRequest(id) else { throw CommerceError(.requestNotFound, "coupon issue request \(id) does not exist") }
             return l.render.request(r)
         }
@@ -230,7 +230,7 @@ struct ProcessRequests: ParsableCommand {
     @OptionGroup var ledger: LedgerOptions
 
     func run() throws {
-        try run { .object([("decided", .int(Int64(try ledger.open().processIssueRequests())))]) }
+        try run { .object([("decided", .int(Int64(try ledger.open(mustExist: true).processIssueRequests())))]) }
     }
 }
 
@@ -247,7 +247,7 @@ struct UserCoupons: ParsableCommand {
                 guard let s = UserCouponStatus(rawValue: status) else { throw CLIError.usage("--status must be AVAILABLE, USED or EXPIRED") }
                 filter = s
             }
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             return .object([("items", .array(try l.userCoupons(of: user, status: filter).map { l.render.userCoupon($0.record, coupon: $0.coupon, status: $0.status) }))])
         }
     }
@@ -295,7 +295,7 @@ struct ShowOrder: ParsableCommand {
 
     func run() throws {
         try run {
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             guard let o = try l.order(id) else { throw CommerceError(.orderNotFound, "order \(id) does not exist") }
             return l.render.order(o)
         }
@@ -311,7 +311,7 @@ struct Orders: ParsableCommand {
 
     func run() throws {
         try run {
-            let l = try ledger.open()
+            let l = try ledger.open(mustExist: true)
             let page = try l.orders(of: user, before: before, limit: max(1, min(limit, 1_000)))
             return .object([("items", .array(page.items.map(l.render.order))), ("next", .optional(page.next))])
         }

@@ -32,6 +32,11 @@ struct ServerOptions: ParsableArguments {
     var atLeastTimeout: Double = Double(ProcessInfo.processInfo.environment["COMMERCE_AT_LEAST_TIMEOUT"] ?? "") ?? 2
 
     func validate() throws {
+        try checkNumericEnvironment(integers: ["COMMERCE_PORT", "COMMERCE_IO_THREADS", "COMMERCE_STREAM_MAX_LAG"],
+                                    decimals: ["COMMERCE_READ_TIMEOUT", "COMMERCE_BODY_TIMEOUT", "COMMERCE_STREAM_HEARTBEAT",
+                                               "COMMERCE_STREAM_WRITE_TIMEOUT", "COMMERCE_AT_LEAST_TIMEOUT"])
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535 (0 picks a free one)") }
+        guard (0...256).contains(ioThreads) else { throw ValidationError("--io-threads must be from 0 (one per core) to 256") }
         guard readTimeout > 0, readTimeout <= 3_600, bodyTimeout > 0, bodyTimeout <= 3_600 else {
             throw ValidationError("--read-timeout and --body-timeout must be between 0 and 3600 seconds")
         }

@@ -37,7 +37,7 @@ import Testing
         let usage = try run("commerce", ["charge", "--user", "x", "--amount", "1"] + d)
         #expect(usage.status != 0 && !usage.stderr.isEmpty)
         let noDir = try run("commerce", ["balance", "--user", "1", "--data", "/proc/no/such/dir"])
-        #expect(noDir.status == 3 && noDir.stderrLines.count == 1 && noDir.stderr.contains("cannot open"))
+        #expect(noDir.status == 3 && noDir.stderrLines.count == 1 && noDir.stderr.contains("no data directory"))
         let failedOrder = try run("commerce", ["product", "add", "--name", "A", "--price", "100", "--stock", "1"] + d)
         #expect(failedOrder.status == 0)
         let poor = try run("commerce", ["order", "--user", "9", "--item", "1:1"] + d)
@@ -84,6 +84,29 @@ import Testing
             let balance = try run("commerce", ["balance", "--user=\(user)"] + d)
             #expect(balance.status == 64 && balance.stderrLines.first?.contains("--user must be a whole number from 1") == true, "\(user): \(balance.stderr)")
         }
+    }
+
+    /// Numbers out of range, and garbage where the environment should hold a number, are usage
+    /// errors (64, the first line says what): never a silent default, a wrapped port or a crash.
+    /// A read command on a directory that holds no ledger says so instead of making one.
+    @Test func settingsOutOfRangeOrGarbledAreRefused() throws {
+        let dir = ScratchDirectory()
+        let d = ["--data", dir.path + "/ledger"]
+        let cases: [(arguments: [String], environment: [String: String], says: String)] = [
+            (["serve", "--port", "70000"], [:], "--port must be from 0 to 65535"),
+            (["serve", "--port", "0", "--io-threads", "100000"], [:], "--io-threads must be from 0"),
+            (["serve"], ["COMMERCE_PORT": "abc"], "COMMERCE_PORT=abc is not a whole number"),
+            (["serve", "--port", "0"], ["COMMERCE_READ_TIMEOUT": "soon"], "COMMERCE_READ_TIMEOUT=soon is not a number"),
+            (["balance", "--user", "1"], ["COMMERCE_MAX_BALANCE": "lots"], "COMMERCE_MAX_BALANCE=lots is not a whole number"),
+            (["balance", "--user", "1", "--map-size-mb", "17592186044416"], [:], "--map-size-mb and --max-map-size-mb must be at most"),
+        ]
+        for c in cases {
+            let result = try run("commerce", c.arguments + d, timeout: 20, environment: c.environment)
+            #expect(result.status == 64 && result.stderrLines.first?.contains(c.says) == true, "\(c.arguments) \(c.environment): \(result.status) \(result.stderr)")
+        }
+        let missing = try run("commerce", ["balance", "--user", "1"] + d)
+        #expect(missing.status == 3 && missing.stderr.contains("no data directory"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/ledger"))
     }
 
     @Test func twoProcessesAppendingAtOnceKeepALogConsistent() throws {

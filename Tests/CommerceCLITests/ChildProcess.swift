@@ -33,10 +33,12 @@ final class ScratchDirectory: @unchecked Sendable {
 }
 
 /// Runs a binary to completion (bounded by `timeout`), capturing its output.
-func run(_ binary: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> ProcessResult {
+/// `environment` adds to (or replaces in) this process's environment.
+func run(_ binary: String, _ arguments: [String], timeout: TimeInterval = 60, environment: [String: String] = [:]) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Binaries.path(binary))
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
