@@ -65,4 +65,24 @@ import Testing
         _ = try FileDataPlatformSink(path: tornFile)
         #expect(try Data(contentsOf: URL(fileURLWithPath: tornFile)).isEmpty)
     }
+
+    /// A delivery that runs out of disk part-way leaves the file as it was, so the retry, once
+    /// there is room, writes whole lines only.
+    @Test func aDeliveryCutShortByAFullDiskLeavesNoHalfLine() throws {
+        let dir = TemporaryDirectory()
+        guard let disk = FullFilesystem(at: dir.path) else { return }
+        disk.makeRoom()
+        let file = dir.path + "/platform.jsonl"
+        let sink = try FileDataPlatformSink(path: file)
+        try sink.deliver([.object([("position", .int(1))])])
+        let before = try Data(contentsOf: URL(fileURLWithPath: file))
+        disk.fill(leaving: 8192)  // room for part of the batch only
+        let batch = (2...60).map { JSONValue.object([("position", .int(Int64($0))), ("pad", .string(String(repeating: "x", count: 400)))]) }
+        #expect(throws: (any Error).self) { try sink.deliver(batch) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before)
+        disk.makeRoom()
+        try sink.deliver(batch)
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        #expect(lines.compactMap { $0["position"]?.intValue } == Array(1...60))
+    }
 }

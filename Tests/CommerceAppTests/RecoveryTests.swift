@@ -302,34 +302,12 @@ final class CrashSwitch: Sendable {
     /// marker is left behind (an empty one reads as "the views may be torn" and cost a rebuild).
     @Test func aMarkerThatCannotBeWrittenLeavesNothingBehind() throws {
         let dir = TemporaryDirectory()
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir.path]
-        mount.standardError = FileHandle.nullDevice
-        try mount.run()
-        mount.waitUntilExit()
-        guard mount.terminationStatus == 0 else {
-            print("SKIPPED: cannot mount a tmpfs (the test needs root with CAP_SYS_ADMIN)")
-            return
-        }
-        defer {
-            let umount = Process()
-            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            umount.arguments = ["-l", dir.path]
-            try? umount.run()
-            umount.waitUntilExit()
-        }
-        // Fill it to the last byte.
-        #expect(FileManager.default.createFile(atPath: dir.path + "/filler", contents: nil))
-        let filler = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path + "/filler"))
-        while (try? filler.write(contentsOf: Data(count: 4096))) != nil {}
-        while (try? filler.write(contentsOf: Data(count: 1))) != nil {}
-        try? filler.close()
+        guard let disk = FullFilesystem(at: dir.path) else { return }
         let marker = UnsyncedViewsMarker(path: dir.path + "/views.unsynced")
         #expect(throws: (any Error).self) { try marker.ensurePresent() }
         #expect(!marker.isPresent && !FileManager.default.fileExists(atPath: dir.path + "/views.unsynced.new"))
         // Room again: written whole.
-        try FileManager.default.removeItem(atPath: dir.path + "/filler")
+        disk.makeRoom()
         try marker.ensurePresent()
         #expect(marker.recordedBoot() == UnsyncedViewsMarker.currentBoot && !marker.viewsMayBeTorn)
     }

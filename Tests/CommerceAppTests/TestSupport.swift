@@ -80,3 +80,42 @@ func expectRejection(_ code: CommerceError.Code, _ body: () throws -> Any) -> Bo
         return false
     }
 }
+
+/// A tiny tmpfs mounted at `path` and filled to the last byte, for what a full disk does. Nil
+/// (with the reason printed) where this machine cannot mount one.
+final class FullFilesystem {
+    let path: String
+
+    init?(at path: String) {
+        self.path = path
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", path]) else {
+            print("SKIPPED: cannot mount a tmpfs at \(path) (the test needs root with CAP_SYS_ADMIN)")
+            return nil
+        }
+        fill()
+    }
+
+    /// Fills it, then frees `leaving` bytes (whole pages: a write bigger than that is cut short).
+    func fill(leaving: UInt64 = 0) {
+        FileManager.default.createFile(atPath: path + "/filler", contents: nil)
+        guard let filler = try? FileHandle(forWritingTo: URL(fileURLWithPath: path + "/filler")) else { return }
+        while (try? filler.write(contentsOf: Data(count: 4096))) != nil {}
+        while (try? filler.write(contentsOf: Data(count: 1))) != nil {}
+        if leaving > 0, let size = try? filler.offset() { try? filler.truncate(atOffset: size > leaving ? size - leaving : 0) }
+        try? filler.close()
+    }
+
+    func makeRoom() { try? FileManager.default.removeItem(atPath: path + "/filler") }
+
+    deinit { _ = Self.run("/bin/umount", ["-l", path]) }
+
+    private static func run(_ program: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+}
