@@ -26,20 +26,7 @@ public enum CouponDecider {
         userId: Int64, couponId: Int64, coupon: CouponRecord?, held: UserCouponRecord?,
         nextUserCouponId: Int64, requestId: Int64?, now: Timestamp
     ) throws -> CouponIssued {
-        try Validate.id(userId, "userId")
-        try Validate.id(couponId, "couponId")
-        guard let coupon else { throw CommerceError(.couponNotFound, "coupon \(couponId) does not exist") }
-        let d = coupon.definition
-        guard now >= d.issueStartsAt, now < d.issueEndsAt else {
-            throw CommerceError(.couponNotActive, "coupon \(couponId) is issued only from \(ISO8601.format(d.issueStartsAt)) until \(ISO8601.format(d.issueEndsAt))")
-        }
-        if case let .until(t) = d.validity, now >= t {
-            throw CommerceError(.couponExpired, "coupon \(couponId) expired at \(ISO8601.format(t))")
-        }
-        guard held == nil else { throw CommerceError(.couponAlreadyIssued, "user \(userId) already holds coupon \(couponId)") }
-        guard coupon.issuedQuantity < d.totalQuantity else {
-            throw CommerceError(.couponSoldOut, "all \(d.totalQuantity) of coupon \(couponId) are issued")
-        }
+        let d = try check(userId: userId, couponId: couponId, coupon: coupon, held: held, now: now, beforeTheWindow: false)
         return CouponIssued(couponId: couponId, userId: userId, userCouponId: nextUserCouponId, issuedAt: now,
                             expiresAt: d.validity.expiry(issuedAt: now), requestId: requestId)
     }
@@ -51,12 +38,20 @@ public enum CouponDecider {
     public static func request(
         userId: Int64, couponId: Int64, coupon: CouponRecord?, held: UserCouponRecord?, nextRequestId: Int64, now: Timestamp
     ) throws -> [CommerceEvent] {
+        _ = try check(userId: userId, couponId: couponId, coupon: coupon, held: held, now: now, beforeTheWindow: true)
+        return [.couponIssueRequested(CouponIssueRequested(requestId: nextRequestId, couponId: couponId, userId: userId))]
+    }
+
+    /// The checks of an issue, in order; `beforeTheWindow` lets a moment before the window opens pass.
+    private static func check(
+        userId: Int64, couponId: Int64, coupon: CouponRecord?, held: UserCouponRecord?, now: Timestamp, beforeTheWindow: Bool
+    ) throws -> CouponDefined {
         try Validate.id(userId, "userId")
         try Validate.id(couponId, "couponId")
         guard let coupon else { throw CommerceError(.couponNotFound, "coupon \(couponId) does not exist") }
         let d = coupon.definition
-        guard now < d.issueEndsAt else {
-            throw CommerceError(.couponNotActive, "coupon \(couponId) was issued only until \(ISO8601.format(d.issueEndsAt))")
+        guard beforeTheWindow || now >= d.issueStartsAt, now < d.issueEndsAt else {
+            throw CommerceError(.couponNotActive, "coupon \(couponId) is issued only from \(ISO8601.format(d.issueStartsAt)) until \(ISO8601.format(d.issueEndsAt))")
         }
         if case let .until(t) = d.validity, now >= t {
             throw CommerceError(.couponExpired, "coupon \(couponId) expired at \(ISO8601.format(t))")
@@ -65,7 +60,7 @@ public enum CouponDecider {
         guard coupon.issuedQuantity < d.totalQuantity else {
             throw CommerceError(.couponSoldOut, "all \(d.totalQuantity) of coupon \(couponId) are issued")
         }
-        return [.couponIssueRequested(CouponIssueRequested(requestId: nextRequestId, couponId: couponId, userId: userId))]
+        return d
     }
 
     /// The issuance processor's decision on a queued request: the same rules as a direct issue,
