@@ -14,19 +14,19 @@ struct ChargeLimits: Equatable {
 
     /// Records the limits a new ledger starts with (`rules`' values) or the ones the caller sets,
     /// both in one setting so that no reader sees half a change.
+    /// Read, merged and written in one write transaction: two processes opening at once must
+    /// not write back each other's stale copy.
     static func record(in log: EventLog, _ configuration: LedgerConfiguration) throws {
-        let recorded = try read(from: log)
-        var limits = recorded ?? ChargeLimits(minCharge: configuration.rules.minChargeAmount, maxBalance: configuration.rules.maxBalance)
-        if let minCharge = configuration.setMinCharge { limits.minCharge = minCharge }
-        if let maxBalance = configuration.setMaxBalance { limits.maxBalance = maxBalance }
-        guard limits.minCharge >= 1, limits.minCharge <= limits.maxBalance else {
-            throw LedgerError.unusable("the smallest charge (\(limits.minCharge) won) must be at least 1 and at most the largest balance (\(limits.maxBalance) won)")
+        try log.environment.write { txn in
+            let recorded = try parse(log.setting(setting, in: txn))
+            var limits = recorded ?? ChargeLimits(minCharge: configuration.rules.minChargeAmount, maxBalance: configuration.rules.maxBalance)
+            if let minCharge = configuration.setMinCharge { limits.minCharge = minCharge }
+            if let maxBalance = configuration.setMaxBalance { limits.maxBalance = maxBalance }
+            guard limits.minCharge >= 1, limits.minCharge <= limits.maxBalance else {
+                throw LedgerError.unusable("the smallest charge (\(limits.minCharge) won) must be at least 1 and at most the largest balance (\(limits.maxBalance) won)")
+            }
+            if limits != recorded { try log.setSetting(setting, to: "\(limits.minCharge) \(limits.maxBalance)", in: txn) }
         }
-        if limits != recorded { try log.setSetting(setting, to: "\(limits.minCharge) \(limits.maxBalance)") }
-    }
-
-    static func read(from log: EventLog) throws -> ChargeLimits? {
-        try parse(log.setting(setting))
     }
 
     static func read(from log: EventLog, in txn: Transaction) throws -> ChargeLimits? {

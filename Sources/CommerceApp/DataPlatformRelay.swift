@@ -21,6 +21,7 @@ extension DataPlatformSink {
 public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
     private let handle: FileHandle
     private let path: String
+    private let isRegularFile: Bool
     private let lock = NSLock()
 
     public init(path: String) throws {
@@ -30,13 +31,20 @@ public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
                 throw LedgerError.storeFailure("cannot create \(path)")
             }
         }
-        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw LedgerError.storeFailure("cannot write \(path)") }
-        // A crash in the middle of a delivery can leave a torn last line. It was never
-        // acknowledged, so the relay sends it again: cut it off, or the new line would be glued
-        // to it and a line-by-line reader would lose both.
-        try handle.truncate(atOffset: try Self.endOfLastCompleteLine(handle))
-        try handle.synchronize()
-        try handle.seekToEnd()
+        var info = stat()
+        isRegularFile = stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        // A pipe or a device (/dev/null) is only written to.
+        guard let handle = isRegularFile ? FileHandle(forUpdatingAtPath: path) : FileHandle(forWritingAtPath: path) else {
+            throw LedgerError.storeFailure("cannot write \(path)")
+        }
+        if isRegularFile {
+            // A crash in the middle of a delivery can leave a torn last line. It was never
+            // acknowledged, so the relay sends it again: cut it off, or the new line would be
+            // glued to it and a line-by-line reader would lose both.
+            try handle.truncate(atOffset: try Self.endOfLastCompleteLine(handle))
+            try handle.synchronize()
+            try handle.seekToEnd()
+        }
         self.handle = handle
     }
 
@@ -64,6 +72,7 @@ public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
+        guard isRegularFile else { return try handle.write(contentsOf: bytes) }
         let start = try handle.offset()
         do {
             try handle.write(contentsOf: bytes)
@@ -79,7 +88,7 @@ public final class FileDataPlatformSink: DataPlatformSink, @unchecked Sendable {
 
     /// The position of the file's last complete line.
     public func lastDeliveredPosition() throws -> UInt64? {
-        guard let reader = FileHandle(forReadingAtPath: path) else { return nil }
+        guard isRegularFile, let reader = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? reader.close() }
         let size = try reader.seekToEnd()
         try reader.seek(toOffset: size > 65_536 ? size - 65_536 : 0)

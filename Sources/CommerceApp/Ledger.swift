@@ -60,7 +60,6 @@ public final class Ledger: Sendable {
             throw LedgerError.unusable("\(configuration.logPath): \(error)")
         }
         let (zone, changed) = try Self.timeZone(of: log, configuration)
-        if !readOnly { try ChargeLimits.record(in: log, configuration) }
         guard let calendar = DayCalendar(timeZoneIdentifier: zone) else { throw LedgerError.unusable("unknown time zone \(zone)") }
         self.calendar = calendar
         timeZoneIdentifier = zone
@@ -81,6 +80,8 @@ public final class Ledger: Sendable {
             try viewsLock.shared()
             (views, recovery) = try opening.openShared()
         }
+        // Last, once nothing else can refuse the open: a refused open changes no limit.
+        if !readOnly { try ChargeLimits.record(in: log, configuration) }
         executor = CommandExecutor(log: log, views: views, fold: fold, rules: configuration.rules, clock: clock,
                                    readOnly: readOnly, idempotencyRetention: configuration.idempotencyRetention,
                                    afterLogCommit: configuration.afterLogCommit)

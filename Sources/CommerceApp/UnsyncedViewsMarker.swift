@@ -46,7 +46,8 @@ struct UnsyncedViewsMarker: Sendable {
     /// Written aside and renamed into place: a marker that failed to write (a full disk) must not
     /// be left empty, since an empty one reads as "the views may be torn" and costs a rebuild.
     func write(boot: String) throws {
-        let aside = path + ".new"
+        // Named for this process: a server and a rebuild may both write it at once.
+        let aside = "\(path).\(getpid()).new"
         let fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw MarkerError(path: aside, operation: "create", code: errno) }
         let bytes = Array((boot + "\n").utf8)

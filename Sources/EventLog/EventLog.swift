@@ -63,7 +63,11 @@ public final class EventLog: Sendable {
 
     /// Records a setting, durably, in a write transaction of its own.
     public func setSetting(_ name: String, to value: String) throws {
-        try environment.write { try $0.put(meta, Self.settingKey(name), Array(value.utf8)) }
+        try environment.write { try setSetting(name, to: value, in: $0) }
+    }
+
+    public func setSetting(_ name: String, to value: String, in txn: Transaction) throws {
+        try txn.put(meta, Self.settingKey(name), Array(value.utf8))
     }
 
     static func settingKey(_ name: String) -> [UInt8] { Array("setting.\(name)".utf8) }

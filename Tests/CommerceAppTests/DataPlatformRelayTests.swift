@@ -68,6 +68,14 @@ import Testing
 
     /// A delivery that runs out of disk part-way leaves the file as it was, so the retry, once
     /// there is room, writes whole lines only.
+    /// A device is written to, never cut or read: /dev/null takes every delivery.
+    @Test func aDeviceIsOnlyWrittenTo() throws {
+        let sink = try FileDataPlatformSink(path: "/dev/null")
+        try sink.deliver([.object([("position", .int(1))])])
+        #expect(try sink.lastDeliveredPosition() == nil)
+        #expect((try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType) == .typeCharacterSpecial)
+    }
+
     @Test func aDeliveryCutShortByAFullDiskLeavesNoHalfLine() throws {
         let dir = TemporaryDirectory()
         guard let disk = FullFilesystem(at: dir.path) else { return }

@@ -80,6 +80,11 @@ import Testing
             let page = try run("commerce", ["orders", "--user", "1", "--before=\(before)"] + d)
             #expect(page.status == 0 && page.json?["items"]?.arrayValue?.isEmpty == true, "\(before): \(page.stderr)")
         }
+        #expect(try run("commerce", ["charge", "--user", "1", "--amount", "10000"] + d).status == 0)
+        for before in ["0", "1"] {
+            let page = try run("commerce", ["history", "--user", "1", "--before", before] + d)
+            #expect(page.status == 0 && page.json?["items"]?.arrayValue?.isEmpty == true, "history before \(before): \(page.stdout)")
+        }
         for user in ["0", "-5"] {
             let balance = try run("commerce", ["balance", "--user=\(user)"] + d)
             #expect(balance.status == 64 && balance.stderrLines.first?.contains("--user must be a whole number from 1") == true, "\(user): \(balance.stderr)")

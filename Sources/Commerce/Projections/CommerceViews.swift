@@ -14,7 +14,10 @@ public struct CommerceViews<S: ProjectionStore> {
     public func history(of user: Int64, before: UInt64?, limit: Int) throws -> (items: [PointHistoryEntry], next: UInt64?) {
         var items: [PointHistoryEntry] = []
         var next: UInt64?
-        let start = Key.ids(user, (before ?? UInt64.max) &- 1)
+        // Positions start at 1: nothing comes before 1 (or 0).
+        let before = before ?? UInt64.max
+        guard before > 1 else { return (items, nil) }
+        let start = Key.ids(user, before - 1)
         try store.scan(.pointHistory, from: start, reverse: true) { key, value in
             guard Key.read(key, at: 0) == user else { return false }
             let position = UInt64(bitPattern: Key.read(key, at: 8))

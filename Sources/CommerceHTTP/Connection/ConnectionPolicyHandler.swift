@@ -45,7 +45,9 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
         switch unwrapInboundIn(data) {
         case let .head(request):
             let fields = request.headerFields
-            if let length = fields[.contentLength].flatMap(Int.init), length > APIServer.maxBodySize {
+            // Only the API's POST routes read a body; another method's answer does not depend on one.
+            if request.method == .post || request.method == .put || request.method == .patch,
+               let length = fields[.contentLength].flatMap(Int.init), length > APIServer.maxBodySize {
                 // Behind an answer still being written, the 413 waits for its end.
                 refused = true
                 if unanswered == 0 { refuseTooLarge(context: context) }
