@@ -17,6 +17,8 @@ struct ChargeLimits: Equatable {
     /// Read, merged and written in one write transaction: two processes opening at once must
     /// not write back each other's stale copy.
     static func record(in log: EventLog, _ configuration: LedgerConfiguration) throws {
+        // Nothing to set on a ledger that has them: no write lock for a read command.
+        if configuration.setMinCharge == nil, configuration.setMaxBalance == nil, try parse(log.setting(setting)) != nil { return }
         try log.environment.write { txn in
             let recorded = try parse(log.setting(setting, in: txn))
             var limits = recorded ?? ChargeLimits(minCharge: configuration.rules.minChargeAmount, maxBalance: configuration.rules.maxBalance)
