@@ -68,12 +68,10 @@ extension Ledger {
     /// Top products by units sold over `days` local days ending with `lastDay` (default: today).
     public func bestSellers(lastDay: Int64? = nil, days: Int? = nil, limit: Int? = nil) throws -> (firstDay: Int64, lastDay: Int64, items: [BestSellerEntry]) {
         let last = lastDay ?? calendar.day(of: clock.now())
-        let days = days ?? configuration.rules.bestSellerDays
+        // Days are written YYYY-MM-DD: a window reaching before year 0000 (which could not be
+        // named) starts at 0000-01-01, where nothing was sold anyway.
+        let days = Int(max(1, min(Int64(days ?? configuration.rules.bestSellerDays), last - ISO8601.days(year: 0, month: 1, day: 1) + 1)))
         let limit = limit ?? configuration.rules.bestSellerLimit
-        // Days are written YYYY-MM-DD: a window reaching before year 0000 could not be named.
-        guard last - Int64(days) + 1 >= ISO8601.days(year: 0, month: 1, day: 1) else {
-            throw CommerceError(.invalidInput, "the \(days) days ending \(ISO8601.formatDay(last)) start before 0000-01-01")
-        }
         let key = BestSellerCache.Key(lastDay: last, days: days, limit: limit)
         let items = try views.read { txn, tables -> [BestSellerEntry] in
             // The answer is a function of the views' position: while it stays put, so does the answer.
