@@ -19,26 +19,7 @@ extension Ledger {
     /// Up to `limit` events with a position in (`after`, `through`] that match `filter`, in order.
     /// A stream filter is served by the stream index.
     public func events(after: UInt64, through: UInt64 = .max, limit: Int, filter: EventLog.Filter = .init()) throws -> [EventRecord] {
-        guard let stream = filter.stream else {
-            return try log.environment.read { try log.read(after: after, through: through, limit: limit, filter: filter, in: $0) }
-        }
-        // The index is read first: every position it names is then in the log read after it.
-        let positions = try views.read { txn, tables in
-            let first = try tables.streams.firstVersion(after: after, of: stream, in: txn)
-            // Without a type filter every position read is returned, so `limit` of them suffice.
-            return try tables.streams.positions(of: stream, fromVersion: first, limit: filter.types == nil ? limit : .max, in: txn)
-        }
-        return try log.environment.read { txn in
-            var out: [EventRecord] = []
-            for position in positions where position > after && position <= through {
-                guard out.count < limit else { break }
-                guard let record = try log.event(at: position, in: txn) else {
-                    throw LedgerError.storeFailure("the stream index of \(stream) names position \(position), which the log does not hold")
-                }
-                if filter.matches(record) { out.append(record) }
-            }
-            return out
-        }
+        try eventPage(after: after, through: through, limit: limit, filter: filter, scanLimit: .max).records
     }
 
     /// A page of a filtered read and how far it looked: every event in (`after`, `scannedThrough`]
@@ -48,29 +29,32 @@ extension Ledger {
         public let scannedThrough: UInt64
     }
 
-    /// Up to `limit` events after `after` that match `filter`, examining at most `scanLimit`
-    /// events: a filter that matches little would otherwise walk the whole log in one request
-    /// (half a second per million events, holding a thread every other request needs).
-    public func eventPage(after: UInt64, limit: Int, filter: EventLog.Filter = .init(), scanLimit: Int = 16_384) throws -> EventPage {
+    /// Up to `limit` events in (`after`, `through`] that match `filter`, examining at most
+    /// `scanLimit` events: a filter that matches little would otherwise walk the whole log in one
+    /// request (half a second per million events, holding a thread every other request needs).
+    public func eventPage(
+        after: UInt64, through: UInt64 = .max, limit: Int, filter: EventLog.Filter = .init(), scanLimit: Int = 16_384
+    ) throws -> EventPage {
         let scanLimit = Swift.max(scanLimit, limit)
         guard let stream = filter.stream else {
-            let through = after.addingReportingOverflow(UInt64(scanLimit))
+            let reach = after.addingReportingOverflow(UInt64(scanLimit))
             return try log.environment.read { txn in
-                let head = try log.head(in: txn)
-                let through = Swift.min(through.overflow ? .max : through.partialValue, head)
+                let through = Swift.min(reach.overflow ? .max : reach.partialValue, through, try log.head(in: txn))
                 let records = try log.read(after: after, through: through, limit: limit, filter: filter, in: txn)
                 return EventPage(records: records, scannedThrough: records.count == limit ? records.last?.position ?? after : Swift.max(through, after))
             }
         }
+        // The index is read first: every position it names is then in the log read after it.
         let positions = try views.read { txn, tables in
             let first = try tables.streams.firstVersion(after: after, of: stream, in: txn)
+            // Without a type filter every position read is returned, so `limit` of them suffice.
             return try tables.streams.positions(of: stream, fromVersion: first, limit: filter.types == nil ? limit : scanLimit, in: txn)
         }
         return try log.environment.read { txn in
             var out: [EventRecord] = []
             var scanned = after
             for position in positions where position > after {
-                guard out.count < limit else { break }
+                guard out.count < limit, position <= through else { break }
                 guard let record = try log.event(at: position, in: txn) else {
                     throw LedgerError.storeFailure("the stream index of \(stream) names position \(position), which the log does not hold")
                 }
