@@ -1,5 +1,4 @@
 import HTTPTypes
-import LedgerJSON
 import NIOCore
 import NIOHTTPTypes
 
@@ -94,14 +93,14 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func refuseTooLarge(context: ChannelHandlerContext) {
         bodyDeadline?.cancel()
         bodyDeadline = nil
-        var body = APIError.tooLarge.json.renderBytes()
-        body.append(UInt8(ascii: "\n"))
+        // Written here, beneath the router, so built from the same parts as every JSON answer.
+        let body = JSONResponse.body(APIError.tooLarge.json)
         var response = HTTPResponse(status: .contentTooLarge)
-        response.headerFields[.contentType] = "application/json; charset=utf-8"
-        response.headerFields[.contentLength] = String(body.count)
+        response.headerFields[.contentType] = JSONResponse.contentType
+        response.headerFields[.contentLength] = String(body.readableBytes)
         response.headerFields[.connection] = "close"
         context.write(wrapOutboundOut(.head(response)), promise: nil)
-        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
         writeAndClose(context: context, data: wrapOutboundOut(.end(nil)), promise: nil)
     }
 
