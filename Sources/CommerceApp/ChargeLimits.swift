@@ -13,9 +13,9 @@ struct ChargeLimits: Equatable {
     static let setting = "charge-limits"
 
     /// Records the limits a new ledger starts with (`rules`' values) or the ones the caller sets,
-    /// both in one setting so that no reader sees half a change.
-    /// Read, merged and written in one write transaction: two processes opening at once must
-    /// not write back each other's stale copy.
+    /// both in one setting so that no reader sees half a change, read, merged and written in one
+    /// write transaction so that two processes opening at once do not write back each other's
+    /// stale copy.
     static func record(in log: EventLog, _ configuration: LedgerConfiguration) throws {
         // Nothing to set on a ledger that has them: no write lock for a read command.
         if configuration.setMinCharge == nil, configuration.setMaxBalance == nil, try parse(log.setting(setting)) != nil { return }
