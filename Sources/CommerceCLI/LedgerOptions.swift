@@ -18,20 +18,25 @@ public struct LedgerOptions: ParsableArguments {
     @Option(help: "Largest LMDB map size in MiB (env COMMERCE_MAX_MAP_SIZE_MB).")
     var maxMapSizeMb: Int = Int(ProcessInfo.processInfo.environment["COMMERCE_MAX_MAP_SIZE_MB"] ?? "") ?? 65_536
 
-    @Option(help: "Time zone of calendar days for a new ledger (default Asia/Seoul); an existing one keeps the zone it was made with, and a different one is refused (commerce-rebuild --time-zone applies it) (env COMMERCE_TIME_ZONE).")
-    public var timeZone: String? = ProcessInfo.processInfo.environment["COMMERCE_TIME_ZONE"]
+    @Option(name: .customLong("time-zone"), help: "Time zone of calendar days for a new ledger (default Asia/Seoul); an existing one keeps the zone it was made with, and a different one is refused (commerce-rebuild --time-zone applies it) (env COMMERCE_TIME_ZONE).")
+    var timeZoneOption: String?
 
     @Flag(help: "Open the data directory read-only (e.g. a snapshot made by commerce-rebuild --until).")
     public var readOnly = false
 
-    @Option(help: "Sets the ledger's smallest charge in won, recorded in it for every process using it (10,000 for a new ledger) (env COMMERCE_MIN_CHARGE).")
-    var minCharge: Int64? = Int64(ProcessInfo.processInfo.environment["COMMERCE_MIN_CHARGE"] ?? "")
+    @Option(name: .customLong("min-charge"), help: "Sets the ledger's smallest charge in won, recorded in it for every process using it (10,000 for a new ledger) (env COMMERCE_MIN_CHARGE).")
+    var minChargeOption: Int64?
 
-    @Option(help: "Sets the ledger's largest balance a charge may leave, in won, recorded in it for every process using it (10,000,000 for a new ledger) (env COMMERCE_MAX_BALANCE).")
-    var maxBalance: Int64? = Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "")
+    @Option(name: .customLong("max-balance"), help: "Sets the ledger's largest balance a charge may leave, in won, recorded in it for every process using it (10,000,000 for a new ledger) (env COMMERCE_MAX_BALANCE).")
+    var maxBalanceOption: Int64?
 
     @Option(help: "Hours an idempotency key is remembered from its command's time; a retry after that is a new command (env COMMERCE_IDEMPOTENCY_RETENTION_HOURS).")
     var idempotencyRetentionHours: Int64 = Int64(ProcessInfo.processInfo.environment["COMMERCE_IDEMPOTENCY_RETENTION_HOURS"] ?? "") ?? 168
+
+    // The option, else its environment variable (an optional option cannot take a default).
+    public var timeZone: String? { timeZoneOption ?? ProcessInfo.processInfo.environment["COMMERCE_TIME_ZONE"] }
+    var minCharge: Int64? { minChargeOption ?? Int64(ProcessInfo.processInfo.environment["COMMERCE_MIN_CHARGE"] ?? "") }
+    var maxBalance: Int64? { maxBalanceOption ?? Int64(ProcessInfo.processInfo.environment["COMMERCE_MAX_BALANCE"] ?? "") }
 
     public func validate() throws {
         try checkNumericEnvironment(integers: ["COMMERCE_MAP_SIZE_MB", "COMMERCE_MAX_MAP_SIZE_MB", "COMMERCE_MIN_CHARGE",
