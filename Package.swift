@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "CommerceHTTP", "CommerceApp", "Commerce", "LedgerJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimized
         ),
