@@ -130,4 +130,19 @@ import Testing
             #expect(balance.json?["balance"] == .int(10_000), "user \(answer.user)")
         }
     }
+
+    /// The server's log: one line per entry, with its time, level, label, metadata and source.
+    @Test func theServerLogsOneLinePerEntry() async throws {
+        let dir = ScratchDirectory()
+        let server = try ServerProcess(data: dir.path)
+        defer { server.stop() }
+        let serving = #"(^|\n)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4} info commerce: data=\S+ \[commerce\] commerce serving\n"#
+        var found = false
+        for _ in 0..<250 where !found {
+            found = server.output_.range(of: serving, options: .regularExpression) != nil
+            if !found { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(found, "\(server.output_)")
+        #expect(server.output_.contains(#"info commerce: [commerce] log checked: 0 records"#), "\(server.output_)")
+    }
 }
