@@ -78,7 +78,11 @@ extension Ledger {
             let source = BestSellerCache.Source(position: try views.position(in: txn).position, tables: tables.physical.map(\.name))
             if let hit = bestSellerCache.lookup(key, source: source) { return hit }
             let v = CommerceViews(LMDBProjectionStore(txn: txn, tables: tables.projections))
-            let items = try v.bestSellers(lastDay: last, days: days, limit: limit).enumerated().compactMap { i, seller -> BestSellerEntry? in
+            let window = BestSellerCache.Window(lastDay: last, days: days)
+            let sellers = try bestSellerCache.bestSellers(window, limit: limit, at: source,
+                                                          salesBetween: sales(after:through:),
+                                                          sumAll: { try v.unitsSold(from: window.firstDay, through: last) })
+            let items = try sellers.enumerated().compactMap { i, seller -> BestSellerEntry? in
                 guard let product = try v.product(seller.productId) else { return nil }
                 return BestSellerEntry(rank: i + 1, product: product, quantity: seller.quantity)
             }
@@ -86,6 +90,20 @@ extension Ledger {
             return items
         }
         return (last - Int64(days) + 1, last, items)
+    }
+
+    /// The daily sales made by the events after `after` through `through`, read from the log.
+    private func sales(after: UInt64, through: UInt64) throws -> [DailySalesProjection.Sale] {
+        var sales: [DailySalesProjection.Sale] = []
+        try forEachEvent(after: after) { record in
+            guard record.position <= through else { return false }
+            if DailySalesProjection.eventTypes.contains(record.type) {
+                let recorded = RecordedEvent(position: record.position, timestamp: record.timestamp, event: try record.commerceEvent())
+                sales += projections.dailySales.sales(in: recorded)
+            }
+            return true
+        }
+        return sales
     }
 
     /// The position each projection has applied: the views' position, shared by all of them.

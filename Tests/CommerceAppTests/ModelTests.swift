@@ -193,6 +193,12 @@ struct ShopModel {
                 let actual = answer(ledger, command)
                 #expect(actual == expected, "seed \(seed) step \(step): \(command)")
                 if actual != expected { return }
+                // Best sellers after every command: the kept sums follow the log one step at a time.
+                let day = ledger.calendar.day(of: clock.now())
+                for days in [1, 3] as [Int64] {
+                    let top = try ledger.bestSellers(lastDay: day, days: Int(days), limit: 5).items.map { [$0.product.id, $0.quantity] }
+                    #expect(top == model.bestSellers(today: day, days: days, limit: 5).map { [$0.0, $0.1] }, "seed \(seed) step \(step): best sellers over \(days) days")
+                }
                 if case let .completed(_, _, discount, _) = actual { orders += 1; if discount > 0 { discounted += 1 } }
                 if case .compensated = actual { compensated += 1 }
                 if case .failed = actual { failed += 1 }

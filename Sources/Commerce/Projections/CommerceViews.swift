@@ -113,24 +113,16 @@ public struct CommerceViews<S: ProjectionStore> {
         (try store.get(.sequences, Array(kind.rawValue.utf8)).map { Key.read($0, at: 0) } ?? 0) + 1
     }
 
-    public struct BestSeller: Sendable, Equatable {
-        public let productId: Int64
-        public let quantity: Int64
-    }
-
-    /// Top `limit` products by units sold over the `days` local days ending with `lastDay`
-    /// (ties: lower product id first). Products with no net sales are left out.
-    public func bestSellers(lastDay: Int64, days: Int, limit: Int) throws -> [BestSeller] {
+    /// Units sold per product over the local days `firstDay` through `lastDay`, net of
+    /// compensations (best sellers are `DailySalesProjection.rank` of it); products that sold
+    /// nothing may be absent or 0.
+    public func unitsSold(from firstDay: Int64, through lastDay: Int64) throws -> [Int64: Int64] {
         var totals: [Int64: Int64] = [:]
-        let firstDay = lastDay - Int64(days) + 1
         try store.scan(.dailySales, from: Key.ids(firstDay, Int64(0)), reverse: false) { key, value in
             guard Key.read(key, at: 0) <= lastDay else { return false }
             totals[Key.read(key, at: 8), default: 0] += try value.decode { try $0.readVarInt() }
             return true
         }
-        return totals.filter { $0.value > 0 }
-            .map { BestSeller(productId: $0.key, quantity: $0.value) }
-            .sorted { $0.quantity != $1.quantity ? $0.quantity > $1.quantity : $0.productId < $1.productId }
-            .prefix(limit).map { $0 }
+        return totals
     }
 }
