@@ -250,21 +250,31 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Doubles the map (up to `maxMapSize`) after `error`, a full map; rethrows it at the maximum.
+    /// Grows the map after `error`, a full map: doubles it (up to `maxMapSize`), or, where the disk
+    /// has no room for that much of a written-through map, grows it by a half, a quarter, an eighth
+    /// or a sixteenth (at least 1 MiB), so that writes go on as soon as a little room is made;
+    /// rethrows `error` at the maximum, and the disk's error when not even the least step fits.
     /// No transaction of this process may be open on the environment.
     public func grow(after error: LMDBError) throws {
         try gate.withExclusive {
             let current = info().mapSize
             guard current < configuration.maxMapSize else { throw error }
-            let next = min(current * 2, configuration.maxMapSize)
-            try check(mdb_env_set_mapsize(handle, next), "mdb_env_set_mapsize(\(next))")
-            do {
-                if configuration.writeMap && !configuration.readOnly { try Self.allocateMap(handle, path: path) }
-            } catch {
-                // No room on the disk for the larger map: keep the size that is backed.
-                _ = mdb_env_set_mapsize(handle, current)
-                throw error
+            var failure: (any Error)?
+            for shift in 0...4 {
+                let step = max(current >> shift, 1 << 20)
+                let next = min((current + step + (1 << 20) - 1) & ~((1 << 20) - 1), configuration.maxMapSize)
+                try check(mdb_env_set_mapsize(handle, next), "mdb_env_set_mapsize(\(next))")
+                guard configuration.writeMap && !configuration.readOnly else { return }
+                do {
+                    try Self.allocateMap(handle, path: path)
+                    return
+                } catch {
+                    // No room on the disk for this much: keep the size that is backed, try less.
+                    _ = mdb_env_set_mapsize(handle, current)
+                    failure = error
+                }
             }
+            throw failure ?? error
         }
     }
 

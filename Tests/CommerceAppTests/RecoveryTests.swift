@@ -298,6 +298,41 @@ final class CrashSwitch: Sendable {
         #expect(ledger.timeZoneIdentifier == "Asia/Seoul" && ledger.recovery == .current)
     }
 
+    /// A full written-through map (the views') grows by what the disk has room for: writes go on
+    /// once a little room is made, not only once there is room for the map twice over.
+    @Test func aFullMapGrowsByWhatTheDiskHasRoomFor() throws {
+        let dir = TemporaryDirectory()
+        guard let disk = FullFilesystem(at: dir.path, size: "16m") else { return }
+        disk.makeRoom()
+        let env = try Environment.open(path: dir.path + "/views", configuration: .init(mapSize: 4 << 20, maxMapSize: 64 << 20, durable: false, writeMap: true))
+        let table = try env.openDatabase("t")
+        // Fills the map with rows until it is full.
+        func fillMap() throws {
+            var n = 0
+            do {
+                while true {
+                    try env.writeOnce { txn in
+                        for _ in 0..<64 {
+                            n += 1
+                            try txn.put(table, Array("\(n)".utf8), [UInt8](repeating: 7, count: 1_000))
+                        }
+                    }
+                }
+            } catch let error as LMDBError where error.isMapFull {}
+        }
+        try fillMap()
+        // Room for 3 MiB more, not for 4: the map cannot double, it can grow by half.
+        disk.fill(leaving: 3 << 20)
+        try env.grow(after: .mapFull("test", environment: env.path))
+        #expect(env.mapSize == 6 << 20)
+        try fillMap()
+        // Room for less than the least step (1 MiB here): the disk's error, the map as it was.
+        disk.makeRoom()
+        disk.fill(leaving: 512 << 10)
+        #expect(throws: LMDBError.self) { try env.grow(after: .mapFull("test", environment: env.path)) }
+        #expect(env.mapSize == 6 << 20)
+    }
+
     /// On a full disk the marker cannot be written: the unsynced commit is refused, and no empty
     /// marker is left behind (an empty one reads as "the views may be torn" and cost a rebuild).
     @Test func aMarkerThatCannotBeWrittenLeavesNothingBehind() throws {

@@ -81,14 +81,14 @@ func expectRejection(_ code: CommerceError.Code, _ body: () throws -> Any) -> Bo
     }
 }
 
-/// A tiny tmpfs mounted at `path` and filled to the last byte, for what a full disk does. Nil
-/// (with the reason printed) where this machine cannot mount one.
+/// A tiny tmpfs (`size` as mount takes it) mounted at `path` and filled to the last byte, for what
+/// a full disk does. Nil (with the reason printed) where this machine cannot mount one.
 final class FullFilesystem {
     let path: String
 
-    init?(at path: String) {
+    init?(at path: String, size: String = "64k") {
         self.path = path
-        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", path]) else {
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path]) else {
             print("SKIPPED: cannot mount a tmpfs at \(path) (the test needs root with CAP_SYS_ADMIN)")
             return nil
         }
