@@ -87,6 +87,21 @@ final class RawConnection: @unchecked Sendable {
         let metrics = try await server.text("/metrics")
         #expect(!metrics.contains(#"status="503""#) && !metrics.contains(#"status="500""#))
         #expect(try await server.call("GET", "/users/1/points").json["balance"] == .int(0))
+        // Bytes that are not a request: the usual JSON error, and the connection closed.
+        for garbage in ["GE T / HTTP/1.1\r\nHost: x\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+                        Self.charge + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "\u{16}\u{03}\u{01}\u{02}\u{00}\u{01}"] {
+            let connection = try RawConnection(port: server.port)
+            connection.send(garbage)
+            let answer = connection.receive(timeout: 5)
+            #expect(answer.text.hasPrefix("HTTP/1.1 400") && answer.text.contains(#""code":"MALFORMED_HTTP""#) && answer.closed, "\(garbage.debugDescription): \(answer)")
+        }
+        // Behind a request, after its answer: the request is answered in full, then the 400.
+        let body = #"{"amount":10000}"#
+        let pipelined = try RawConnection(port: server.port)
+        pipelined.send(Self.charge + "Content-Length: \(body.utf8.count)\r\n\r\n" + body + "BROKEN\r\n\r\n")
+        let both = pipelined.receive(timeout: 5)
+        #expect(both.text.hasPrefix("HTTP/1.1 200") && both.text.contains("MALFORMED_HTTP") && both.closed, "\(both)")
+        #expect(try await server.call("GET", "/users/1/points").json["balance"] == .int(10_000))
     }
 
     @Test func anOversizedBodyIsAnsweredAndItsConnectionClosed() async throws {

@@ -1,5 +1,6 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// What the server does to connections beside answering requests: a request whose body has not
@@ -14,6 +15,11 @@ import NIOHTTPTypes
 /// arrives (after the answer being written, if any), and the connection closed:
 /// a client that waits for `100 Continue`, or sends slowly, learns at once instead of at the
 /// read timeout.
+///
+/// Bytes that are not an HTTP/1.1 request (a bad request line or header) between requests get a
+/// 400 `MALFORMED_HTTP` with the usual JSON error, after any answer still being written, and the
+/// connection closed; what follows them cannot be framed. (A body that breaks within a request is
+/// the route's to refuse, as `MALFORMED_BODY`.)
 ///
 /// A client of an event stream whose side of the connection ends (a killed process or a closed
 /// tab sends FIN) has gone: its connection is closed at once. Without that, the server keeps
@@ -31,16 +37,18 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var inputClosed = false
     /// Requests passed on whose answer has not been written to its end.
     private var unanswered = 0
-    /// A request too large to read arrived: it and what else arrives are dropped, and a 413 is
-    /// written once no other answer is being written.
-    private var refused = false
+    /// A request head was passed on and its end was not yet.
+    private var inRequest = false
+    /// A request too large to read, or bytes that are not a request, arrived: they and what else
+    /// arrives are dropped, and this answer is written once no other answer is being written.
+    private var refusal: APIError?
 
     init(bodyTimeout: TimeAmount) {
         self.bodyTimeout = bodyTimeout
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !refused else { return }
+        guard refusal == nil else { return }
         switch unwrapInboundIn(data) {
         case let .head(request):
             let fields = request.headerFields
@@ -48,23 +56,40 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
             if request.method == .post || request.method == .put || request.method == .patch,
                let length = fields[.contentLength].flatMap(Int.init), length > APIServer.maxBodySize {
                 // Behind an answer still being written, the 413 waits for its end.
-                refused = true
-                if unanswered == 0 { refuseTooLarge(context: context) }
+                refuse(.tooLarge, context: context)
                 return
             }
             unanswered += 1
+            inRequest = true
             // Only requests that announce a body can stall in the middle of one.
             if fields[.transferEncoding] != nil || (fields[.contentLength].map { $0 != "0" } ?? false) {
                 let loop = context.eventLoop.assumeIsolated()
                 bodyDeadline = loop.scheduleTask(in: bodyTimeout) { context.close(promise: nil) }
             }
         case .end:
+            inRequest = false
             bodyDeadline?.cancel()
             bodyDeadline = nil
         case .body:
             break
         }
         context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parse = error as? HTTPParserError, !inRequest, refusal == nil else {
+            return context.fireErrorCaught(error)
+        }
+        // NIO names what it recognises; the rest is "unknown", which tells the client nothing.
+        let what = "\(parse)".contains("unknown") ? "" : " (\(parse))"
+        refuse(APIError(.badRequest, "MALFORMED_HTTP", "not an HTTP/1.1 request\(what)"), context: context)
+    }
+
+    /// Drops what arrives from now on and answers `error` (at once, or after the answer being
+    /// written), then closes the connection.
+    private func refuse(_ error: APIError, context: ChannelHandlerContext) {
+        refusal = error
+        if unanswered == 0 { writeRefusal(context: context) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -80,9 +105,9 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .end:
             unanswered = max(0, unanswered - 1)
             streaming = false
-            if refused && unanswered == 0 {
+            if refusal != nil && unanswered == 0 {
                 context.write(data, promise: promise)
-                return refuseTooLarge(context: context)
+                return writeRefusal(context: context)
             }
         case .body:
             break
@@ -90,12 +115,13 @@ final class ConnectionPolicyHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.write(data, promise: promise)
     }
 
-    private func refuseTooLarge(context: ChannelHandlerContext) {
+    private func writeRefusal(context: ChannelHandlerContext) {
+        guard let refusal else { return }
         bodyDeadline?.cancel()
         bodyDeadline = nil
         // Written here, beneath the router, so built from the same parts as every JSON answer.
-        let body = JSONResponse.body(APIError.tooLarge.json)
-        var response = HTTPResponse(status: .contentTooLarge)
+        let body = JSONResponse.body(refusal.json)
+        var response = HTTPResponse(status: refusal.status)
         response.headerFields[.contentType] = JSONResponse.contentType
         response.headerFields[.contentLength] = String(body.readableBytes)
         response.headerFields[.connection] = "close"
