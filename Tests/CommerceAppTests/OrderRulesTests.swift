@@ -166,6 +166,27 @@ import Testing
         #expect(try ledger.balance(of: 1) == .max - 1_000)
     }
 
+    /// Days before 1970 are negative numbers, whose keys sort after every later day's: a window
+    /// across 1970-01-01 counts both sides, and one after it nothing from before.
+    @Test func bestSellersCountAcrossNineteenSeventy() throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(-162_000_000)                      // 1969-12-30T12:00:00+09:00
+        let ledger = try openLedger(dir, clock: clock)
+        for i in 1...2 { try ledger.registerProduct("P\(i)", price: 1_000, stock: 1_000) }
+        try ledger.charge(1, 1_000_000)
+        _ = try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: 1, quantity: 3)], couponId: nil))
+        clock.set(97_200_000)                                        // 1970-01-02T12:00:00+09:00
+        _ = try ledger.execute(.placeOrder(userId: 1, items: [.init(productId: 2, quantity: 2)], couponId: nil))
+        // Day numbers count from 1970-01-01 (0): 1969-12-30 is -2, 1970-01-02 is 1.
+        func top(_ last: Int64, _ days: Int) throws -> [[Int64]] {
+            try ledger.bestSellers(lastDay: last, days: days, limit: 5).items.map { [$0.product.id, $0.quantity] }
+        }
+        #expect(try top(2, 5) == [[1, 3], [2, 2]])
+        #expect(try top(2, 2) == [[2, 2]])
+        #expect(try top(-1, 2) == [[1, 3]])
+        #expect(try top(-3, 1) == [])
+    }
+
     @Test func bestSellersCountTheLastDaysNetOfCompensations() throws {
         let dir = TemporaryDirectory()
         let clock = ManualClock(ISO8601.parse("2026-11-20T10:00:00+09:00")!)

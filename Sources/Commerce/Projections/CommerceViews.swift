@@ -118,10 +118,15 @@ public struct CommerceViews<S: ProjectionStore> {
     /// nothing may be absent or 0.
     public func unitsSold(from firstDay: Int64, through lastDay: Int64) throws -> [Int64: Int64] {
         var totals: [Int64: Int64] = [:]
-        try store.scan(.dailySales, from: Key.ids(firstDay, Int64(0)), reverse: false) { key, value in
-            guard Key.read(key, at: 0) <= lastDay else { return false }
-            totals[Key.read(key, at: 8), default: 0] += try value.decode { try $0.readVarInt() }
-            return true
+        // Days are keyed by their two's-complement bits: days before 1970 (negative) sort after
+        // every later one, so a window across 1970-01-01 is two ranges of keys.
+        for (from, through) in [(firstDay, min(lastDay, -1)), (max(firstDay, 0), lastDay)] where from <= through {
+            try store.scan(.dailySales, from: Key.ids(from, Int64(0)), reverse: false) { key, value in
+                let day = Key.read(key, at: 0)
+                guard day >= from && day <= through else { return false }
+                totals[Key.read(key, at: 8), default: 0] += try value.decode { try $0.readVarInt() }
+                return true
+            }
         }
         return totals
     }
