@@ -75,7 +75,7 @@ extension Ledger {
         let key = BestSellerCache.Key(lastDay: last, days: days, limit: limit)
         let items = try views.read { txn, tables -> [BestSellerEntry] in
             // The answer is a function of the views' position: while it stays put, so does the answer.
-            let source = BestSellerCache.Source(position: try views.position(in: txn).position, tables: tables.physical.map(\.name))
+            let source = BestSellerCache.Source(position: try views.position(in: txn).position, swaps: try views.catalog.swaps(in: txn))
             if let hit = bestSellerCache.lookup(key, source: source) { return hit }
             let v = CommerceViews(LMDBProjectionStore(txn: txn, tables: tables.projections))
             let window = BestSellerCache.Window(lastDay: last, days: days)

@@ -20,6 +20,7 @@ final class ProjectionCatalog: Sendable {
     }
 
     static let generationsKey = Array("projection-generations".utf8)
+    static let swapsKey = Array("projection-swaps".utf8)
 
     /// Opens a database by name, creating it when asked.
     typealias Opener = @Sendable (_ name: String, _ create: Bool) throws -> Database
@@ -73,8 +74,17 @@ final class ProjectionCatalog: Sendable {
         try txn.get(meta, Self.generationsKey).map(Generations.decode) ?? Generations()
     }
 
+    /// Makes `g` live, and counts it as one more swap.
     func setGenerations(_ g: Generations, in txn: Transaction) throws {
         try txn.put(meta, Self.generationsKey, g.encoded())
+        try txn.put(meta, Self.swapsKey, withUnsafeBytes(of: (try swaps(in: txn) &+ 1).bigEndian) { Array($0) })
+    }
+
+    /// How many times live generations were set. The names alone do not tell a reader that keeps
+    /// something derived from the tables (the best sellers' sums) that the rows may have changed
+    /// without an event: two generations take turns, so after two rebuilds the names are back.
+    func swaps(in txn: Transaction) throws -> UInt64 {
+        try txn.get(meta, Self.swapsKey).map { bytes in bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } } ?? 0
     }
 
     /// The live databases for this transaction, or `NeedsHandles` when this process has not

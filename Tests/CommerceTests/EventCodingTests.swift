@@ -46,6 +46,15 @@ let sampleEvents: [CommerceEvent] = [
         #expect(Set(sampleEvents.map(\.typeName)) == Set(CommerceEvent.knownTypes.keys))
     }
 
+    /// Readers of the log skip events whose type is not in `eventTypes` undecoded: each type that
+    /// sells anything must be listed, and only those.
+    @Test(arguments: sampleEvents)
+    func dailySalesNameEveryTypeThatSells(_ event: CommerceEvent) throws {
+        let sales = DailySalesProjection(calendar: try #require(DayCalendar(timeZoneIdentifier: "Asia/Seoul")))
+            .sales(in: RecordedEvent(position: 1, timestamp: 0, event: event))
+        #expect(DailySalesProjection.eventTypes.contains(event.typeName) == !sales.isEmpty, "\(event.typeName)")
+    }
+
     @Test func aVersionOneCouponDefinitionIsUpcast() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/coupon-defined-v1.hex")
         let hex = try String(contentsOf: url, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
