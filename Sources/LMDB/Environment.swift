@@ -253,29 +253,48 @@ public final class Environment: @unchecked Sendable {
     /// Grows the map after `error`, a full map: doubles it (up to `maxMapSize`), or, where the disk
     /// has no room for that much of a written-through map, grows it by a half, a quarter, an eighth
     /// or a sixteenth (at least 1 MiB), so that writes go on as soon as a little room is made;
-    /// rethrows `error` at the maximum, and the disk's error when not even the least step fits.
+    /// rethrows `error` at the maximum, and a disk-full error when not even the least step fits.
     /// No transaction of this process may be open on the environment.
     public func grow(after error: LMDBError) throws {
         try gate.withExclusive {
             let current = info().mapSize
             guard current < configuration.maxMapSize else { throw error }
-            var failure: (any Error)?
+            var sizes: [Int] = []
             for shift in 0...4 {
                 let step = max(current >> shift, 1 << 20)
                 let next = min((current + step + (1 << 20) - 1) & ~((1 << 20) - 1), configuration.maxMapSize)
+                if sizes.last != next { sizes.append(next) }
+            }
+            guard configuration.writeMap && !configuration.readOnly else {
+                return try check(mdb_env_set_mapsize(handle, sizes[0]), "mdb_env_set_mapsize(\(sizes[0]))")
+            }
+            // Only sizes the disk has room for are tried: every try resizes the file, and shrinking
+            // it back after a failure could cut short another process's map of it.
+            let (allocated, free) = Self.space(of: path)
+            var failure: any Error = LMDBError(code: ENOSPC, operation: "growing the map past \(current) bytes (\(free) bytes free on the disk)", environment: path)
+            for next in sizes where next - allocated <= free {
                 try check(mdb_env_set_mapsize(handle, next), "mdb_env_set_mapsize(\(next))")
-                guard configuration.writeMap && !configuration.readOnly else { return }
                 do {
                     try Self.allocateMap(handle, path: path)
                     return
                 } catch {
-                    // No room on the disk for this much: keep the size that is backed, try less.
+                    // The disk filled meanwhile: keep the size that is backed, try less.
                     _ = mdb_env_set_mapsize(handle, current)
                     failure = error
                 }
             }
-            throw failure ?? error
+            throw failure
         }
+    }
+
+    /// Bytes the data file has on disk, and bytes free on its filesystem (for this process: root
+    /// may use the blocks reserved for it).
+    private static func space(of path: String) -> (allocated: Int, free: Int) {
+        var file = stat()
+        var disk = statvfs()
+        guard stat(path + "/data.mdb", &file) == 0, statvfs(path, &disk) == 0 else { return (0, .max) }
+        let blocks = geteuid() == 0 ? disk.f_bfree : disk.f_bavail
+        return (Int(file.st_blocks) * 512, Int(blocks) * Int(disk.f_frsize))
     }
 
     /// Another process grew the map: take its size before beginning a transaction again.
