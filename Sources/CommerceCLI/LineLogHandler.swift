@@ -31,12 +31,13 @@ public struct LineLogHandler: LogHandler {
             all["error.type"] = "\(String(reflecting: type(of: error)))"
         }
         let rendered = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        let line = "\(Self.timestamp()) \(event.level) \(label):\(rendered) [\(event.source)] \(event.message)\n"
+        let line = "\(Self.timestamp()) \(event.level)\(label.isEmpty ? "" : " ")\(label):\(rendered) [\(event.source)] \(event.message)\n"
         Self.writeToStandardError(line)
     }
 
     /// One `write(2)` per line where it can (lines from several threads stay whole), and no trap
-    /// when standard error is closed or full: a log line is never worth the process.
+    /// when standard error is closed or full: a log line is never worth the process (servers
+    /// ignore SIGPIPE, `ServerSetup`).
     private static func writeToStandardError(_ line: String) {
         var line = line
         line.withUTF8 { bytes in

@@ -35,7 +35,7 @@ struct Replica: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { LineLogHandler(label: $0) }
+        ServerSetup.prepare()
         var logger = Logger(label: "commerce-replica")
         logger.logLevel = .info
         guard let url = try? RedisURL(bus.redis) else { fail("invalid --redis \(bus.redis)", code: 2) }

@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { LineLogHandler(label: $0) }
+        ServerSetup.prepare()
         var logger = Logger(label: "commerce")
         logger.logLevel = .info
         let opened: Ledger

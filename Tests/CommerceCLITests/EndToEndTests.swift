@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import LedgerJSON
 import Testing
 
@@ -144,5 +147,31 @@ import Testing
         }
         #expect(found, "\(server.output_)")
         #expect(server.output_.contains(#"info commerce: [commerce] log checked: 0 records"#), "\(server.output_)")
+    }
+
+    /// Standard error whose reader has gone (a log pipe that died) costs log lines, not the server.
+    @Test func aServerOutlivesTheReaderOfItsLog() async throws {
+        let dir = ScratchDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.path("commerce"))
+        process.arguments = ["serve", "--data", dir.path, "--port", "0"]
+        let output = Pipe(), log = Pipe()
+        process.standardOutput = output
+        process.standardError = log
+        try log.fileHandleForReading.close()
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        var printed = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !printed.contains("listening on"), process.isRunning, Date() < deadline {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { usleep(10_000) } else { printed += String(decoding: chunk, as: UTF8.self) }
+        }
+        let port = try #require(printed.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) }, "exited \(process.isRunning ? "no" : "with \(process.terminationStatus)"): \(printed)")
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
     }
 }
