@@ -73,12 +73,12 @@ extension Ledger {
         let days = Int(max(1, min(Int64(days ?? configuration.rules.bestSellerDays), last - ISO8601.days(year: 0, month: 1, day: 1) + 1)))
         let limit = limit ?? configuration.rules.bestSellerLimit
         let key = BestSellerCache.Key(lastDay: last, days: days, limit: limit)
+        let window = BestSellerCache.Window(lastDay: last, days: days)
         let items = try views.read { txn, tables -> [BestSellerEntry] in
-            // The answer is a function of the views' position: while it stays put, so does the answer.
+            // The answer is a function of the views' position and tables: while they stay put, so does the answer.
             let source = BestSellerCache.Source(position: try views.position(in: txn).position, swaps: try views.catalog.swaps(in: txn))
             if let hit = bestSellerCache.lookup(key, source: source) { return hit }
             let v = CommerceViews(LMDBProjectionStore(txn: txn, tables: tables.projections))
-            let window = BestSellerCache.Window(lastDay: last, days: days)
             let sellers = try bestSellerCache.bestSellers(window, limit: limit, at: source,
                                                           salesBetween: sales(after:through:),
                                                           sumAll: { try v.unitsSold(from: window.firstDay, through: last) })
@@ -89,7 +89,7 @@ extension Ledger {
             bestSellerCache.store(key, source: source, items: items)
             return items
         }
-        return (last - Int64(days) + 1, last, items)
+        return (window.firstDay, last, items)
     }
 
     /// The daily sales made by the events after `after` through `through`, read from the log.
