@@ -200,6 +200,15 @@ struct ZipfSampler: Sendable {
 }
 
 /// A seeded random permutation of 0..<n.
+extension SplitMix64 {
+    /// One unit each of 3 distinct random products (fewer when the catalogue has fewer).
+    mutating func orderLines(of products: [Int64]) -> [OrderItem] {
+        var picked: [Int] = []
+        while picked.count < min(3, products.count) { let p = index(products.count); if !picked.contains(p) { picked.append(p) } }
+        return picked.map { OrderItem(productId: products[$0], quantity: 1) }
+    }
+}
+
 func permutation(_ n: Int, seed: UInt64) -> [Int32] {
     var p = (0..<n).map { Int32($0) }
     var rng = SplitMix64(seed: seed)
@@ -638,9 +647,7 @@ struct Bench {
                 n += 1
                 let user = Int64(rng.index(userSpace) + 1)
                 if n % 10 == 0 {
-                    var picked: [Int] = []
-                    while picked.count < 3 { let p = rng.index(products.count); if !picked.contains(p) { picked.append(p) } }
-                    return .placeOrder(userId: user, items: picked.map { OrderItem(productId: products[$0], quantity: 1) }, couponId: nil)
+                    return .placeOrder(userId: user, items: rng.orderLines(of: products), couponId: nil)
                 }
                 return .chargePoints(userId: user, amount: 10_000)
             }
@@ -666,14 +673,12 @@ struct Bench {
         var placed = 0, refused = 0
         while placed < orders {
             let batch: [CommerceCommand] = (0..<min(10_000, orders - placed)).map { _ in
-                var picked: [Int] = []
-                while picked.count < min(3, products.count) { let p = rng.index(products.count); if !picked.contains(p) { picked.append(p) } }
-                return .placeOrder(userId: buyers[rng.index(buyers.count)], items: picked.map { OrderItem(productId: products[$0], quantity: 1) }, couponId: nil)
+                .placeOrder(userId: buyers[rng.index(buyers.count)], items: rng.orderLines(of: products), couponId: nil)
             }
             for r in try ledger.execute(batch: batch) { if case .failure = r { refused += 1 } }
             placed += batch.count
         }
-        out.line("sell      \(grouped(placed)) orders of 3 random products of \(grouped(products.count))" + (refused > 0 ? ", REFUSED \(grouped(refused))" : ""))
+        out.line("sell      \(grouped(placed)) orders of up to 3 random products of \(grouped(products.count))" + (refused > 0 ? ", REFUSED \(grouped(refused))" : ""))
     }
 
     func rebuild(_ title: String) async throws {
@@ -712,10 +717,11 @@ struct Bench {
         // untimed durable write (a charge) before every sample moves the position and no sample is
         // answered from that cache; each adds the sales since the last query to the kept sums.
         var rng = SplitMix64(seed: nextSeed())
-        let samples = min(20_000, max(1_000, Int(options.seconds * 1_500)))
-        let afterWrite = try timed(samples, between: { _ in
+        func chargeSomeone(_: Int) throws {
             _ = try ledger.execute(.chargePoints(userId: Int64(rng.index(userSpace) + 1), amount: 10_000))
-        }) { _ in _ = try ledger.bestSellers() }
+        }
+        let samples = min(20_000, max(1_000, Int(options.seconds * 1_500)))
+        let afterWrite = try timed(samples, between: chargeSomeone) { _ in _ = try ledger.bestSellers() }
         let today = ledger.calendar.day(of: ledger.clock.now())
         let sold = try ledger.bestSellers(days: 3, limit: 100).items.count
         show("top-5 3 days after write", afterWrite, "(\(grouped(samples)) queries, each after a write: the sales since the one before added to kept sums)")
@@ -723,9 +729,7 @@ struct Bench {
         // turn, are more than the sums kept (4), so every query (again after a write) sums every
         // product's daily rows.
         let windows: [(Int64, Int)] = [(0, 3), (1, 3), (2, 3), (0, 4), (1, 4), (2, 4)].map { (today + $0.0, $0.1) }
-        let fresh = try timed(max(60, samples / 10), between: { _ in
-            _ = try ledger.execute(.chargePoints(userId: Int64(rng.index(userSpace) + 1), amount: 10_000))
-        }) { i in
+        let fresh = try timed(max(60, samples / 10), between: chargeSomeone) { i in
             _ = try ledger.bestSellers(lastDay: windows[i % windows.count].0, days: windows[i % windows.count].1)
         }
         show("top-5 summed afresh", fresh, "(\(grouped(max(60, samples / 10))) queries over \(grouped(options.products)) products, \(sold < 100 ? "\(sold)" : "100+") with sales: every daily row of the window summed)")
